@@ -1,0 +1,50 @@
+"""Embeddings settings, mirroring the Flowise node: credential, model name, endpoint URL.
+
+The provider is explicit when ``EMBEDDINGS_PROVIDER`` is set, and otherwise inferred:
+an endpoint URL means ``endpoint``; else a token means ``hf-inference``; else ``local``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import SecretStr
+
+ProviderName = Literal["local", "hf-inference", "endpoint"]
+PROVIDERS: tuple[ProviderName, ...] = ("local", "hf-inference", "endpoint")
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_HF_INFERENCE_BASE_URL = "https://router.huggingface.co/hf-inference"
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    """Typed settings for the embeddings node, built by the app's settings and passed in."""
+
+    provider: str = ""
+    model: str = DEFAULT_MODEL
+    endpoint: str = ""
+    token: SecretStr = field(default_factory=lambda: SecretStr(""))
+    hf_inference_base_url: str = DEFAULT_HF_INFERENCE_BASE_URL
+    batch_size: int = 32
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
+
+
+def resolve_provider(settings: EmbeddingSettings) -> tuple[ProviderName, str]:
+    """Which provider is active, and a sentence saying why (shown on start and on /settings)."""
+    explicit = settings.provider.strip().lower()
+    if explicit:
+        if explicit not in PROVIDERS:
+            from embeddings.errors import EmbeddingConfigError
+
+            raise EmbeddingConfigError(
+                f"EMBEDDINGS_PROVIDER={explicit!r} is not one of {', '.join(PROVIDERS)}",
+                setting="EMBEDDINGS_PROVIDER",
+            )
+        return explicit, f"EMBEDDINGS_PROVIDER is set to {explicit!r}"  # type: ignore[return-value]
+    if settings.endpoint.strip():
+        return "endpoint", "EMBEDDINGS_ENDPOINT is set"
+    if settings.token.get_secret_value().strip():
+        return "hf-inference", "HF_TOKEN is set and EMBEDDINGS_ENDPOINT is not"
+    return "local", "neither EMBEDDINGS_ENDPOINT nor HF_TOKEN is set"

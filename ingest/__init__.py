@@ -1,0 +1,1 @@
+"""Ingestion: load → chunk → embed → store, as small typed stages."""

@@ -1,0 +1,134 @@
+"""The vector store contract, shared by the two engines.
+
+- ``search.edge_store.EdgeStore``: Qdrant Edge, Qdrant's engine embedded in the process (default).
+- ``search.client_store.ClientStore``: qdrant-client, for a Qdrant server (``QDRANT_URL``), or
+  its local ``:memory:`` mode, which stands in for a server in tests.
+
+Both are tested by the same contract tests. Points are of three kinds (payload ``kind``):
+``chunk`` (a dense + BM25 vector per passage), ``document`` (the normalised mean of its chunk
+vectors plus the document's metadata) and ``collection`` (one vectorless point recording which
+embedding model and dimension filled the collection).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+DENSE_VECTOR = "dense"
+SPARSE_VECTOR = "bm25"
+# The RRF constant: Qdrant's k=61 is the paper's usual 60 (Qdrant's default is 2).
+RRF_K = 61
+INDEXED_FIELDS = ("doc_id", "kind")
+
+SearchMode = Literal["hybrid", "dense", "keyword"]
+# A filter is a conjunction of exact matches on payload fields: {"doc_id": "...", "kind": "chunk"}.
+Where = Mapping[str, str | int | bool]
+
+_NAMESPACE = uuid.UUID("6f0d1a53-8a5e-4c57-9d6a-2f1b8c7e4a10")
+COLLECTION_POINT_ID = str(uuid.uuid5(_NAMESPACE, "collection"))
+
+
+def chunk_point_id(doc_id: str, chunk_index: int) -> str:
+    """Deterministic id: the same file ingested twice gives the same points."""
+    return str(uuid.uuid5(_NAMESPACE, f"{doc_id}:{chunk_index}"))
+
+
+def document_point_id(doc_id: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{doc_id}:document"))
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    """A BM25 sparse vector, as ``qdrant_edge.Bm25`` computes it for both engines."""
+
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass
+class StoredPoint:
+    """A point to upsert. ``dense`` and ``sparse`` may be None (document metadata without vectors)."""
+
+    id: str
+    payload: dict[str, Any]
+    dense: list[float] | None = None
+    sparse: SparseVector | None = None
+
+
+@dataclass
+class ScoredHit:
+    id: str
+    score: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PointRecord:
+    id: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    dense: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """What the collection remembers about the embeddings that filled it."""
+
+    model: str
+    dimension: int
+
+
+class VectorStore(Protocol):
+    """One store per process: opened in the app's lifespan (or by a CLI command), closed after."""
+
+    engine: str  # "edge" or "server"
+
+    def ensure_collection(self, info: CollectionInfo) -> None:
+        """Create the collection for this model and dimension, or check that it matches.
+
+        Raises ``ModelMismatchError`` naming both models when it was filled by another one.
+        """
+        ...
+
+    def collection_info(self) -> CollectionInfo | None:
+        """The recorded model and dimension, or None for a new, empty collection."""
+        ...
+
+    def upsert(self, points: Sequence[StoredPoint]) -> None: ...
+
+    def delete(self, where: Where) -> None:
+        """Delete every point matching the filter (e.g. all points of one ``doc_id``)."""
+        ...
+
+    def query(
+        self,
+        *,
+        mode: SearchMode,
+        dense: list[float] | None,
+        sparse: SparseVector | None,
+        limit: int,
+        offset: int = 0,
+        where: Where | None = None,
+    ) -> list[ScoredHit]:
+        """Dense, keyword (BM25) or hybrid (both prefetched, fused with RRF k=61 in Qdrant)."""
+        ...
+
+    def recommend(self, point_id: str, *, limit: int, where: Where | None = None) -> list[ScoredHit]:
+        """Nearest neighbours of a stored point's dense vector, excluding the point itself."""
+        ...
+
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[PointRecord]: ...
+
+    def scroll(
+        self, where: Where | None = None, *, with_vectors: bool = False, batch_size: int = 256
+    ) -> Iterator[PointRecord]:
+        """Every point matching the filter, in pages of ``batch_size``."""
+        ...
+
+    def count(self, where: Where | None = None) -> int:
+        """Exact count through the engine's API (deleted points vanish from it at once)."""
+        ...
+
+    def close(self) -> None: ...
