@@ -1,4 +1,7 @@
-"""The configurable embeddings node: one protocol, three providers (local, hf-inference, endpoint)."""
+"""The configurable embeddings node: one protocol, three providers.
+
+The providers are ``local``, ``hf-inference`` and ``endpoint``.
+"""
 
 from embeddings.base import EmbeddingProvider
 from embeddings.errors import EmbeddingError

@@ -16,7 +16,7 @@ class EmbeddingError(Exception):
 
 
 class EmbeddingConfigError(EmbeddingError):
-    """The configuration cannot work (unknown provider, missing endpoint, model not found locally)."""
+    """The configuration cannot work (unknown provider, missing endpoint, model not found)."""
 
 
 class EmbeddingServiceError(EmbeddingError):

@@ -42,7 +42,7 @@ def resolve_provider(settings: EmbeddingSettings) -> tuple[ProviderName, str]:
                 f"EMBEDDINGS_PROVIDER={explicit!r} is not one of {', '.join(PROVIDERS)}",
                 setting="EMBEDDINGS_PROVIDER",
             )
-        return explicit, f"EMBEDDINGS_PROVIDER is set to {explicit!r}"  # type: ignore[return-value]
+        return explicit, f"EMBEDDINGS_PROVIDER is set to {explicit!r}"
     if settings.endpoint.strip():
         return "endpoint", "EMBEDDINGS_ENDPOINT is set"
     if settings.token.get_secret_value().strip():

@@ -1,0 +1,71 @@
+"""``semsearch embeddings check`` and the /settings page's "test connection".
+
+Embeds one probe text with the live provider and reports what a user needs to debug their
+configuration: which provider is active and why, the model, the endpoint, the dimension, the
+time taken, and the error, if any, worded by the provider so that it names the setting to fix.
+Whether a token is set is reported; the token itself never is.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from embeddings.base import EmbeddingProvider
+from embeddings.errors import EmbeddingError
+from embeddings.settings import EmbeddingSettings, resolve_provider
+
+PROBE_TEXT = "semsearch connection check"
+
+
+@dataclass
+class ConnectionReport:
+    """The outcome of one probe embedding (serialisable as JSON by the API and the CLI)."""
+
+    ok: bool
+    provider: str
+    reason: str
+    model: str
+    endpoint: str | None
+    dimension: int | None
+    took_ms: float
+    error: str | None
+    token_set: bool
+
+
+def check_connection(provider: EmbeddingProvider, settings: EmbeddingSettings) -> ConnectionReport:
+    """Embed one probe text with ``provider`` now (no cached answer) and report."""
+    token = settings.token.get_secret_value().strip()
+    try:
+        _, reason = resolve_provider(settings)
+    except EmbeddingError as exc:
+        reason = exc.message
+    endpoint: str | None = None
+    if provider.name == "endpoint":
+        endpoint = settings.endpoint.strip() or None
+    elif provider.name == "hf-inference":
+        endpoint = settings.hf_inference_base_url.strip() or None
+    started = time.perf_counter()
+    dimension: int | None = None
+    error: str | None = None
+    try:
+        vectors = provider.embed_documents([PROBE_TEXT])
+        dimension = len(vectors[0])
+    except EmbeddingError as exc:
+        error = exc.message
+    except Exception as exc:  # a diagnostic must report, not crash the page
+        error = f"{type(exc).__name__}: {exc}"
+    took_ms = (time.perf_counter() - started) * 1000
+    if error and token:
+        error = error.replace(token, "***")
+    return ConnectionReport(
+        ok=error is None,
+        provider=provider.name,
+        reason=reason,
+        model=provider.model_id,
+        endpoint=endpoint,
+        dimension=dimension,
+        took_ms=round(took_ms, 1),
+        error=error,
+        token_set=bool(token),
+    )

