@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Section:
-    """A run of text on one page under one heading (page is 1-based; 1 for formats without pages)."""
+    """A run of text on one page under one heading.
+
+    ``page`` is 1-based; formats without pages use 1.
+    """
 
     text: str
     page: int = 1
@@ -38,7 +41,7 @@ class Chunk:
     index: int
     text: str
     page: int
-    start: int  # character offsets within the section's page text
+    start: int  # character offsets into Document.text: text == document.text[start:end]
     end: int
     heading: str | None
     tokens: int

@@ -1,0 +1,135 @@
+"""The front door for files: judge an upload at once, name it safely, load it into a Document.
+
+``check_upload`` looks only at the name, the size and the first bytes, so the API can answer
+400/413/415 before any parsing. The type is judged by content as well as by extension: a
+renamed executable must not reach a parser, and a PDF must look like one.
+``load_document`` then dispatches by extension to one loader per format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import unicodedata
+from collections.abc import Callable
+
+from ingest.errors import DocumentParseError, RejectedFileError
+from ingest.extracted import Extracted
+from ingest.html_format import load_html
+from ingest.markdown_format import load_markdown
+from ingest.models import Document
+from ingest.pdf import load_pdf
+from ingest.text_format import load_text
+from ingest.text_sniff import binary_reason
+
+PDF_MAGIC = b"%PDF-"
+# The PDF spec tolerates a little junk before the header, and so do readers; so do we.
+PDF_MAGIC_WINDOW = 1024
+
+MIME_TYPES: dict[str, str] = {
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
+}
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(MIME_TYPES)
+
+_LOADERS: dict[str, Callable[[str, bytes], Extracted]] = {
+    "application/pdf": load_pdf,
+    "text/plain": load_text,
+    "text/markdown": load_markdown,
+    "text/html": load_html,
+}
+
+FALLBACK_FILENAME = "upload"
+MAX_FILENAME_CHARS = 200
+
+
+def extension(filename: str) -> str:
+    """The lower-cased extension with its dot ('' when there is none), after any folders."""
+    _, ext = posixpath.splitext(posixpath.basename(filename.replace("\\", "/")))
+    return ext.lower()
+
+
+def check_upload(filename: str, size: int, head: bytes, *, max_bytes: int) -> None:
+    """Reject what can be judged before parsing; raises ``RejectedFileError`` with its status.
+
+    400 empty file, 413 over ``max_bytes``, 415 unsupported type or content that does not match
+    the extension. ``head`` is the first few KB of the file.
+    """
+    if size <= 0:
+        raise RejectedFileError(filename, "the file is empty", status=400)
+    if size > max_bytes:
+        raise RejectedFileError(
+            filename,
+            f"the file is {_megabytes(size)} MB, over the {_megabytes(max_bytes)} MB upload limit"
+            " (set SEMSEARCH_MAX_UPLOAD_MB to change it)",
+            status=413,
+        )
+    ext = extension(filename)
+    if ext not in SUPPORTED_EXTENSIONS:
+        what = f"'{ext}' files are" if ext else "files without an extension are"
+        supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+        raise RejectedFileError(
+            filename, f"unsupported file type: {what} not supported (use {supported})", status=415
+        )
+    if ext == ".pdf":
+        if PDF_MAGIC not in head[:PDF_MAGIC_WINDOW]:
+            raise RejectedFileError(
+                filename, "not a PDF: the content does not start with %PDF-", status=415
+            )
+        return
+    reason = binary_reason(head)
+    if reason is not None:
+        raise RejectedFileError(filename, reason, status=415)
+
+
+def safe_filename(name: str) -> str:
+    """A display- and storage-safe name: the last path part, no control characters, never empty.
+
+    Both slash kinds count as folder separators, because a browser on Windows may send
+    ``C:\\Users\\me\\a.pdf`` and a hostile client may send ``../../etc/passwd``.
+    """
+    name = unicodedata.normalize("NFC", name).replace("\\", "/")
+    name = name.rsplit("/", 1)[-1]
+    # Cc: control characters; Cf: invisible format characters such as U+202E (right-to-left
+    # override), which can disguise "gpj.exe" as "exe.jpg".
+    name = "".join(char for char in name if unicodedata.category(char) not in ("Cc", "Cf"))
+    name = name.strip()
+    if set(name) <= {"."}:  # "", ".", "..": nothing left that names a file
+        return FALLBACK_FILENAME
+    if len(name) > MAX_FILENAME_CHARS:
+        stem, ext = posixpath.splitext(name)
+        name = stem[: MAX_FILENAME_CHARS - len(ext[:20])] + ext[:20]
+    return name
+
+
+def load_document(filename: str, data: bytes) -> Document:
+    """Parse a file into a Document; raises ``DocumentParseError`` naming the cause.
+
+    ``doc_id`` is the sha256 of the bytes, so the same file always gets the same id.
+    """
+    ext = extension(filename)
+    mime = MIME_TYPES.get(ext)
+    if mime is None:
+        raise DocumentParseError(filename, f"unsupported file type '{ext or '(none)'}'")
+    extracted = _LOADERS[mime](filename, data)
+    sections = [section for section in extracted.sections if section.text.strip()]
+    if not sections:
+        raise DocumentParseError(filename, "no text found")
+    return Document(
+        doc_id=hashlib.sha256(data).hexdigest(),
+        filename=filename,
+        title=extracted.title,
+        mime=mime,
+        size=len(data),
+        pages=extracted.pages,
+        sections=sections,
+    )
+
+
+def _megabytes(size: int) -> str:
+    """``52428800`` → ``'50'``; ``1572864`` → ``'1.5'``: short, and exact for whole limits."""
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0")
