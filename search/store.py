@@ -50,7 +50,7 @@ class SparseVector:
 
 @dataclass
 class StoredPoint:
-    """A point to upsert. ``dense`` and ``sparse`` may be None (document metadata without vectors)."""
+    """A point to upsert; ``dense`` and ``sparse`` may be None (metadata without vectors)."""
 
     id: str
     payload: dict[str, Any]
@@ -115,7 +115,9 @@ class VectorStore(Protocol):
         """Dense, keyword (BM25) or hybrid (both prefetched, fused with RRF k=61 in Qdrant)."""
         ...
 
-    def recommend(self, point_id: str, *, limit: int, where: Where | None = None) -> list[ScoredHit]:
+    def recommend(
+        self, point_id: str, *, limit: int, where: Where | None = None
+    ) -> list[ScoredHit]:
         """Nearest neighbours of a stored point's dense vector, excluding the point itself."""
         ...
 

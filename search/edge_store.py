@@ -1,0 +1,364 @@
+"""The default engine: Qdrant Edge, Qdrant's Rust engine embedded in the process.
+
+One shard folder per collection (``$SEMSEARCH_DATA_DIR/qdrant/<collection>``). The shard is
+created lazily by ``ensure_collection``, because only then is the embedding dimension known;
+until then the store reads as empty. Edge allows one open handle per shard folder, so a second
+process (the CLI next to a running ``semsearch serve``) gets a ``StoreUnavailableError`` that
+says so, instead of Edge's "Can't init WAL: Kind(WouldBlock)".
+
+Facts about qdrant-edge-py 0.9.0 this module relies on (checked by the contract tests):
+
+- Ids come back as ``uuid.UUID``; this store always returns ``str``.
+- ``EdgeShard.retrieve`` needs ``with_vector`` passed although the stub marks it optional.
+- ``MatchValue(True)`` is turned into the integer 1 and never matches a boolean payload value,
+  so boolean filter values are refused with a clear error rather than silently matching nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import qdrant_edge as qe
+
+from search.errors import ModelMismatchError, SearchError, StoreUnavailableError
+from search.store import (
+    COLLECTION_POINT_ID,
+    DENSE_VECTOR,
+    INDEXED_FIELDS,
+    RRF_K,
+    SPARSE_VECTOR,
+    CollectionInfo,
+    PointRecord,
+    ScoredHit,
+    SearchMode,
+    SparseVector,
+    StoredPoint,
+    Where,
+)
+
+# Prefetches fetch at least this many candidates, so that fused pages stay consistent while
+# paging (the prefetch limit also grows with limit + offset, as Qdrant requires).
+PREFETCH_FLOOR = 100
+
+_T = TypeVar("_T")
+
+# The stub types Fusion.Rrf as a class nested in Fusion rather than a Fusion, hence the cast.
+_RRF = cast(qe.Fusion, qe.Fusion.Rrf(k=RRF_K))
+
+
+class EdgeStore:
+    """``VectorStore`` on a Qdrant Edge shard. Every shard call holds one re-entrant lock: the
+    web app calls the store from request handlers and from the ingestion thread at once."""
+
+    engine = "edge"
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.RLock()
+        self._closed = False
+        self._shard: qe.EdgeShard | None = None
+        if _holds_shard(path):
+            self._shard = self._open(lambda: qe.EdgeShard.load(str(path)))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def ensure_collection(self, info: CollectionInfo) -> None:
+        with self._lock:
+            self._check_open()
+            if self._shard is None:
+                if _holds_shard(self._path):  # created by another process since we opened
+                    self._shard = self._open(lambda: qe.EdgeShard.load(str(self._path)))
+                else:
+                    self._shard = self._open(lambda: _create_shard(self._path, info.dimension))
+            stored = self.collection_info()
+            if stored is None:
+                self._write_info(info)
+            elif stored != info:
+                raise ModelMismatchError(_mismatch_message(self._path, stored, info))
+
+    def collection_info(self) -> CollectionInfo | None:
+        records = self.retrieve([COLLECTION_POINT_ID])
+        if not records:
+            return None
+        payload = records[0].payload
+        return CollectionInfo(model=str(payload["model"]), dimension=int(payload["dimension"]))
+
+    def close(self) -> None:
+        """Flush and release the shard (and its lock on the folder). Safe to call twice."""
+        with self._lock:
+            if self._shard is not None:
+                try:
+                    self._shard.flush()
+                finally:
+                    self._shard.close()
+                    self._shard = None
+            self._closed = True
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def upsert(self, points: Sequence[StoredPoint]) -> None:
+        if not points:
+            return
+        edge_points = [_to_edge_point(p) for p in points]
+        with self._lock:
+            shard = self._require_shard()
+            shard.update(qe.UpdateOperation.upsert_points(edge_points))
+            shard.flush()
+
+    def delete(self, where: Where) -> None:
+        if not where:
+            raise ValueError("delete needs a filter; refusing to delete every point")
+        condition = _filter(where)
+        with self._lock:
+            self._check_open()
+            if self._shard is None:
+                return
+            self._shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
+            self._shard.flush()
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def query(
+        self,
+        *,
+        mode: SearchMode,
+        dense: list[float] | None,
+        sparse: SparseVector | None,
+        limit: int,
+        offset: int = 0,
+        where: Where | None = None,
+    ) -> list[ScoredHit]:
+        condition = _filter(where) if where else None
+        prefetch_limit = max(limit + offset, PREFETCH_FLOOR)
+        if mode == "dense":
+            request = qe.QueryRequest(
+                limit=limit,
+                offset=offset,
+                query=qe.Query.Nearest(_need(dense, mode, "dense"), using=DENSE_VECTOR),
+                filter=condition,
+                with_payload=True,
+            )
+        elif mode == "keyword":
+            keywords = _need(sparse, mode, "sparse")
+            if not keywords.indices:  # only stopwords: nothing can match
+                return []
+            request = qe.QueryRequest(
+                limit=limit,
+                offset=offset,
+                query=qe.Query.Nearest(_edge_sparse(keywords), using=SPARSE_VECTOR),
+                filter=condition,
+                with_payload=True,
+            )
+        elif mode == "hybrid":
+            prefetches = [
+                qe.Prefetch(
+                    limit=prefetch_limit,
+                    query=qe.Query.Nearest(_need(dense, mode, "dense"), using=DENSE_VECTOR),
+                    filter=condition,
+                )
+            ]
+            keywords = _need(sparse, mode, "sparse")
+            if keywords.indices:
+                prefetches.append(
+                    qe.Prefetch(
+                        limit=prefetch_limit,
+                        query=qe.Query.Nearest(_edge_sparse(keywords), using=SPARSE_VECTOR),
+                        filter=condition,
+                    )
+                )
+            request = qe.QueryRequest(
+                limit=limit,
+                offset=offset,
+                prefetches=prefetches,
+                query=_RRF,
+                filter=condition,
+                with_payload=True,
+            )
+        else:
+            raise ValueError(f"unknown search mode {mode!r}")
+        return self._query(request)
+
+    def recommend(
+        self, point_id: str, *, limit: int, where: Where | None = None
+    ) -> list[ScoredHit]:
+        """Nearest to the point's stored dense vector; [] when the point is missing or has none."""
+        records = self.retrieve([point_id], with_vectors=True)
+        if not records or records[0].dense is None:
+            return []
+        must: list[qe.ConditionType] = list(_conditions(where)) if where else []
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(records[0].dense, using=DENSE_VECTOR),
+            filter=qe.Filter(must=must or None, must_not=[qe.HasIdCondition({point_id})]),
+            with_payload=True,
+        )
+        return self._query(request)
+
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[PointRecord]:
+        if not ids:
+            return []
+        with self._lock:
+            self._check_open()
+            if self._shard is None:
+                return []
+            records = self._shard.retrieve(list(ids), True, _with_vector(with_vectors))
+        return [_record(r) for r in records]
+
+    def scroll(
+        self, where: Where | None = None, *, with_vectors: bool = False, batch_size: int = 256
+    ) -> Iterator[PointRecord]:
+        condition = _filter(where) if where else None
+        offset: qe.PointId | None = None
+        while True:
+            request = qe.ScrollRequest(
+                offset=offset,
+                limit=batch_size,
+                filter=condition,
+                with_payload=True,
+                with_vector=_with_vector(with_vectors),
+            )
+            with self._lock:
+                self._check_open()
+                if self._shard is None:
+                    return
+                records, offset = self._shard.scroll(request)
+            for record in records:
+                yield _record(record)
+            if offset is None:
+                return
+
+    def count(self, where: Where | None = None) -> int:
+        request = qe.CountRequest(exact=True, filter=_filter(where) if where else None)
+        with self._lock:
+            self._check_open()
+            if self._shard is None:
+                return 0
+            return self._shard.count(request)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _query(self, request: qe.QueryRequest) -> list[ScoredHit]:
+        with self._lock:
+            self._check_open()
+            if self._shard is None:
+                return []
+            points = self._shard.query(request)
+        return [
+            ScoredHit(id=str(p.id), score=p.score, payload=dict(p.payload or {})) for p in points
+        ]
+
+    def _write_info(self, info: CollectionInfo) -> None:
+        payload = {"kind": "collection", "model": info.model, "dimension": info.dimension}
+        self.upsert([StoredPoint(id=COLLECTION_POINT_ID, payload=payload)])
+
+    def _open(self, opener: Callable[[], _T]) -> _T:
+        """Run Edge's open or create, turning its lock error into one a user can act on."""
+        try:
+            return opener()
+        except Exception as error:
+            if "WouldBlock" in str(error):
+                raise StoreUnavailableError(_locked_message(self._path)) from error
+            raise
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreUnavailableError(f"the store at {self._path} is closed")
+
+    def _require_shard(self) -> qe.EdgeShard:
+        self._check_open()
+        if self._shard is None:
+            raise SearchError(
+                f"no collection at {self._path} yet: call ensure_collection before writing"
+            )
+        return self._shard
+
+
+def _holds_shard(path: Path) -> bool:
+    """True when ``path`` already holds shard data (an empty folder counts as no shard)."""
+    return path.is_dir() and any(path.iterdir())
+
+
+def _create_shard(path: Path, dimension: int) -> qe.EdgeShard:
+    config = qe.EdgeConfig(
+        vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
+        sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+    )
+    shard = qe.EdgeShard.create(str(path), config)
+    for field in INDEXED_FIELDS:
+        shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+    shard.flush()
+    return shard
+
+
+def _locked_message(path: Path) -> str:
+    return (
+        f"another semsearch process (for example a running `semsearch serve`) has the data "
+        f"folder {path} open, and Qdrant Edge allows only one process per folder. Stop that "
+        f"process, or use the running server's API instead, or point this command at another "
+        f"SEMSEARCH_DATA_DIR."
+    )
+
+
+def _mismatch_message(path: Path, stored: CollectionInfo, configured: CollectionInfo) -> str:
+    return (
+        f"the collection at {path} was filled by embedding model {stored.model!r} "
+        f"(dimension {stored.dimension}), but semsearch is configured with {configured.model!r} "
+        f"(dimension {configured.dimension}); vectors of two models cannot be searched together. "
+        f"Switch back to {stored.model!r}, or use another SEMSEARCH_COLLECTION or "
+        f"SEMSEARCH_DATA_DIR for the new model, or delete {path} and re-ingest your documents."
+    )
+
+
+def _need(value: _T | None, mode: str, what: str) -> _T:
+    if value is None:
+        raise ValueError(f"a {mode} query needs a {what} vector")
+    return value
+
+
+def _conditions(where: Where) -> Iterator[qe.FieldCondition]:
+    for key, value in where.items():
+        if isinstance(value, bool):
+            raise ValueError(
+                f"filter on {key!r}: Qdrant Edge 0.9.0 cannot match boolean values "
+                "(MatchValue(True) becomes the integer 1); store the flag as a string or int"
+            )
+        yield qe.FieldCondition(key=key, match=qe.MatchValue(value))
+
+
+def _filter(where: Where) -> qe.Filter:
+    return qe.Filter(must=list(_conditions(where)))
+
+
+def _edge_sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+def _to_edge_point(point: StoredPoint) -> qe.Point:
+    vectors: dict[str, qe.NamedVector] = {}
+    if point.dense is not None:
+        vectors[DENSE_VECTOR] = list(point.dense)
+    if point.sparse is not None:
+        vectors[SPARSE_VECTOR] = _edge_sparse(point.sparse)
+    return qe.Point(point.id, vectors, point.payload)
+
+
+def _with_vector(with_vectors: bool) -> qe.WithVectorType:
+    return [DENSE_VECTOR] if with_vectors else False
+
+
+def _record(record: qe.Record) -> PointRecord:
+    return PointRecord(
+        id=str(record.id), payload=dict(record.payload or {}), dense=_dense_of(record.vector)
+    )
+
+
+def _dense_of(vector: Any) -> list[float] | None:
+    """The ``dense`` vector of a record, or None (vectorless points, or vectors not asked for)."""
+    if isinstance(vector, dict):
+        dense = vector.get(DENSE_VECTOR)
+        if isinstance(dense, list):
+            return [float(x) for x in dense]
+    return None
