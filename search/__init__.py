@@ -1,1 +1,1 @@
-"""Qdrant behind one interface (embedded Qdrant Edge or a Qdrant server), the query path and clustering."""
+"""Qdrant behind one interface (embedded Edge or a server), the query path and clustering."""

@@ -1,4 +1,4 @@
-"""Shared fixtures. The model loads once per test session; evaluation data is read from ../shared."""
+"""Shared fixtures: the model loads once per test session; eval data is read from ../shared."""
 
 from __future__ import annotations
 

@@ -1,0 +1,21 @@
+# The semsearch app. `docker compose up` runs it beside a Qdrant server and a
+# text-embeddings-inference server (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+# The CPU build of torch, pinned as in pyproject.toml (a plain install pulls a CUDA build).
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+
+COPY pyproject.toml README.md ./
+COPY embeddings ./embeddings
+COPY ingest ./ingest
+COPY search ./search
+COPY web ./web
+RUN pip install .
+
+ENV SEMSEARCH_DATA_DIR=/data
+VOLUME ["/data"]
+EXPOSE 8000
+CMD ["semsearch", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,144 @@
+"""Background ingestion jobs: uploads return at once with a job, a small worker pool does the work.
+
+Jobs live in this process's memory: they report progress while a file is worked on. What is
+done is recorded in the store itself (the document point), so nothing depends on them surviving
+a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from ingest.pipeline import IngestOutcome, IngestPipeline
+
+JobStatus = Literal["queued", "processing", "done", "failed"]
+# How many finished jobs are remembered for the pages and the API.
+KEEP_FINISHED = 500
+
+
+class JobInfo(BaseModel):
+    """What `GET /api/jobs/{id}` returns."""
+
+    id: str
+    filename: str
+    status: JobStatus
+    stage: str
+    done: int
+    total: int
+    doc_id: str | None = None
+    chunks: int = 0
+    error: str | None = None
+    already_indexed: bool = False
+    created_at: str
+    finished_at: str | None = None
+
+
+@dataclass
+class _Job:
+    id: str
+    filename: str
+    data: bytes
+    doc_id: str
+    status: JobStatus = "queued"
+    stage: str = "queued"
+    done: int = 0
+    total: int = 0
+    outcome: IngestOutcome | None = None
+    created_at: str = field(default_factory=lambda: _now())
+    finished_at: str | None = None
+
+    def info(self) -> JobInfo:
+        outcome = self.outcome
+        return JobInfo(
+            id=self.id,
+            filename=self.filename,
+            status=self.status,
+            stage=self.stage,
+            done=self.done,
+            total=self.total,
+            doc_id=outcome.doc_id if outcome and outcome.doc_id else self.doc_id,
+            chunks=outcome.chunks if outcome else 0,
+            error=outcome.error if outcome else None,
+            already_indexed=bool(outcome and outcome.status == "unchanged"),
+            created_at=self.created_at,
+            finished_at=self.finished_at,
+        )
+
+
+class JobManager:
+    """Runs `IngestPipeline.ingest` for each submitted file on a bounded thread pool."""
+
+    def __init__(self, pipeline: IngestPipeline, *, workers: int = 1) -> None:
+        self._pipeline = pipeline
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
+        self._jobs: dict[str, _Job] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, filename: str, data: bytes) -> JobInfo:
+        job = _Job(
+            id=uuid.uuid4().hex,
+            filename=filename,
+            data=data,
+            doc_id=hashlib.sha256(data).hexdigest(),
+        )
+        with self._lock:
+            self._jobs[job.id] = job
+            self._forget_old()
+        self._pool.submit(self._run, job)
+        return job.info()
+
+    def get(self, job_id: str) -> JobInfo | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return job.info() if job else None
+
+    def recent(self) -> list[JobInfo]:
+        """Newest first."""
+        with self._lock:
+            return [job.info() for job in reversed(self._jobs.values())]
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until no job is queued or processing (used by tests and on shutdown)."""
+        deadline = datetime.now(UTC).timestamp() + timeout
+        while datetime.now(UTC).timestamp() < deadline:
+            with self._lock:
+                if all(j.status in ("done", "failed") for j in self._jobs.values()):
+                    return True
+            threading.Event().wait(0.05)
+        return False
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, job: _Job) -> None:
+        job.status = "processing"
+
+        def progress(stage: str, done: int, total: int) -> None:
+            job.stage, job.done, job.total = stage, done, total
+
+        try:
+            outcome = self._pipeline.ingest(job.filename, job.data, progress=progress)
+        except Exception as error:  # a bug or an unreachable store: the job fails, the pool lives
+            outcome = IngestOutcome(filename=job.filename, status="failed", error=str(error))
+        job.outcome = outcome
+        job.data = b""
+        job.stage = "failed" if outcome.status == "failed" else "done"
+        job.finished_at = _now()
+        job.status = "failed" if outcome.status == "failed" else "done"
+
+    def _forget_old(self) -> None:
+        finished = [j.id for j in self._jobs.values() if j.status in ("done", "failed")]
+        for job_id in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+            del self._jobs[job_id]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

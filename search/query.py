@@ -1,0 +1,103 @@
+"""The query path: embed the query, ask the store, group passages per document, add snippets."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from embeddings.base import EmbeddingProvider
+from search.collection import CollectionGuard
+from search.results import Hit, Passage, SearchResponse
+from search.snippets import make_snippet
+from search.sparse import Bm25Encoder
+from search.store import ScoredHit, SearchMode, VectorStore
+
+MAX_K = 100
+# Passages kept under a grouped hit, after its best one.
+MORE_PER_DOCUMENT = 2
+# Grouping happens over an over-fetched flat result: this many passages per wanted document.
+GROUP_OVERFETCH = 8
+MAX_QUERY_CHARS = 2000
+
+
+class SearchService:
+    """Dense, keyword or hybrid search over chunk points, grouped per document by default."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: EmbeddingProvider,
+        sparse: Bm25Encoder,
+        guard: CollectionGuard,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._sparse = sparse
+        self._guard = guard
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        mode: SearchMode = "hybrid",
+        group: bool = True,
+        doc_id: str | None = None,
+    ) -> SearchResponse:
+        started = time.perf_counter()
+        query = " ".join(query.split())[:MAX_QUERY_CHARS]
+        k = max(1, min(k, MAX_K))
+        results: list[Hit] = []
+        if query and not self._guard.is_empty():
+            # Refuses to mix models: a collection filled by another model raises here.
+            self._guard.ensure()
+            where: dict[str, str | int | bool] = {"kind": "chunk"}
+            if doc_id:
+                where["doc_id"] = doc_id
+            limit = k * GROUP_OVERFETCH if group else k
+            scored = self._store.query(
+                mode=mode,
+                dense=self._embedder.embed_query(query) if mode != "keyword" else None,
+                sparse=self._sparse.embed_query(query) if mode != "dense" else None,
+                limit=limit,
+                where=where,
+            )
+            results = _grouped(scored, query, k) if group else [_hit(s, query) for s in scored]
+        took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return SearchResponse(query=query, mode=mode, took_ms=took_ms, results=results)
+
+
+def _grouped(scored: list[ScoredHit], query: str, k: int) -> list[Hit]:
+    """One hit per document (its best passage), in the order of each document's best score."""
+    by_doc: dict[str, Hit] = {}
+    for point in scored:
+        doc_id = str(point.payload.get("doc_id", ""))
+        best = by_doc.get(doc_id)
+        if best is None:
+            if len(by_doc) < k:
+                by_doc[doc_id] = _hit(point, query)
+        elif len(best.more) < MORE_PER_DOCUMENT:
+            best.more.append(_passage(point, query))
+    return list(by_doc.values())
+
+
+def _passage(point: ScoredHit, query: str) -> Passage:
+    payload: dict[str, Any] = point.payload
+    text = str(payload.get("text", ""))
+    return Passage(
+        page=int(payload.get("page", 1)),
+        chunk_index=int(payload.get("chunk_index", 0)),
+        text=text,
+        snippet=make_snippet(text, query),
+        score=round(point.score, 6),
+    )
+
+
+def _hit(point: ScoredHit, query: str) -> Hit:
+    passage = _passage(point, query)
+    return Hit(
+        doc_id=str(point.payload.get("doc_id", "")),
+        filename=str(point.payload.get("filename", "")),
+        title=str(point.payload.get("title", "")),
+        **passage.model_dump(),
+    )

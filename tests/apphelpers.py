@@ -1,0 +1,47 @@
+"""Helpers for driving the real app through HTTP in tests."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+# A phrase from page 5 of tracemonkey-pldi09.pdf (read with pypdf), and its page.
+TRACEMONKEY = "tracemonkey-pldi09.pdf"
+TRACEMONKEY_PHRASE = (
+    "Move instructions need to be recorded for function entry and exit to copy arguments in "
+    "and return values out"
+)
+TRACEMONKEY_PAGE = 5
+
+
+def upload(client: TestClient, *paths: Path) -> Any:
+    files = [("files", (p.name, p.read_bytes())) for p in paths]
+    return client.post("/api/documents", files=files)
+
+
+def wait_for_job(client: TestClient, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+def ingest(client: TestClient, *paths: Path) -> list[dict[str, Any]]:
+    response = upload(client, *paths)
+    assert response.status_code == 202, response.text
+    return [wait_for_job(client, job["id"]) for job in response.json()["jobs"]]
+
+
+def assert_error_shape(body: dict[str, Any], status: int) -> dict[str, Any]:
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert error["status"] == status
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"]
+    return error

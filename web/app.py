@@ -1,0 +1,39 @@
+"""The FastAPI application: `create_app(settings)` wires routers, errors and the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from embeddings.base import EmbeddingProvider
+from web.errors import install_error_handlers
+from web.routers import clusters, documents, jobs, search, status
+from web.services import open_services
+from web.settings import Settings
+
+
+def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None) -> FastAPI:
+    """The app for these settings; ``embedder`` lets a caller share an already loaded model."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with open_services(settings, embedder=embedder) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="semsearch",
+        summary="Semantic search over your documents",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    for feature in (search, documents, jobs, clusters, status):
+        app.include_router(feature.pages)
+        app.include_router(feature.api)
+    return app

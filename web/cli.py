@@ -1,0 +1,259 @@
+"""The `semsearch` command line. `--json` prints exactly what the matching API route returns."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from embeddings.check import check_connection
+from embeddings.errors import EmbeddingError
+from ingest.loaders import SUPPORTED_EXTENSIONS
+from ingest.pipeline import IngestOutcome
+from search.catalog import list_documents
+from search.clustering import cluster_documents
+from search.errors import SearchError
+from search.results import DocumentList
+from search.store import SearchMode
+from web.services import Services, open_services
+from web.settings import Settings
+
+app = typer.Typer(help="Semantic search over your documents.", no_args_is_help=True)
+embeddings_app = typer.Typer(help="The embeddings node.", no_args_is_help=True)
+app.add_typer(embeddings_app, name="embeddings")
+out = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def _services() -> Iterator[Services]:
+    """Open the services, turning the errors a user can fix into one clear line and exit 2."""
+    try:
+        with open_services(Settings()) as services:
+            yield services
+    except (SearchError, EmbeddingError) as error:
+        err.print(f"[red]error:[/red] {error.message}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _print_json(model: BaseModel) -> None:
+    sys.stdout.write(model.model_dump_json(indent=2) + "\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+) -> None:
+    """Serve the web app and the API."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    if not settings.api_key.get_secret_value():
+        logging.getLogger("semsearch").warning(
+            "SEMSEARCH_API_KEY is not set: anyone who can reach http://%s:%d can read and "
+            "change the documents",
+            host,
+            port,
+        )
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def _collect(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    files: list[Path] = []
+    missing: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS
+                )
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(str(path))
+    return files, missing
+
+
+@app.command()
+def ingest(paths: Annotated[list[Path], typer.Argument(help="Files and folders")]) -> None:
+    """Ingest files and folders (recursively), with a progress bar and a summary."""
+    files, missing = _collect(paths)
+    for name in missing:
+        err.print(f"[red]error:[/red] {name}: no such file or folder", highlight=False)
+    outcomes: list[IngestOutcome] = []
+    with (
+        _services() as services,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        ) as progress,
+    ):
+        overall = progress.add_task("files", total=len(files))
+        current = progress.add_task("", total=1)
+        for path in files:
+
+            def report(stage: str, done: int, total: int, name: str = path.name) -> None:
+                progress.update(
+                    current, description=f"{name}: {stage}", completed=done, total=total or 1
+                )
+
+            outcomes.append(services.pipeline.ingest(path.name, path.read_bytes(), progress=report))
+            progress.advance(overall)
+    _summary(outcomes)
+    if missing or any(o.status == "failed" for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _summary(outcomes: list[IngestOutcome]) -> None:
+    table = Table(title="Ingestion summary")
+    for column in ("file", "status", "pages", "chunks", "details"):
+        table.add_column(column)
+    for o in outcomes:
+        status = {"done": "[green]done[/green]", "failed": "[red]failed[/red]"}.get(
+            o.status, "unchanged"
+        )
+        details = o.error or ("already indexed" if o.status == "unchanged" else o.doc_id or "")
+        table.add_row(o.filename, status, str(o.pages), str(o.chunks), details)
+    out.print(table)
+    failed = sum(o.status == "failed" for o in outcomes)
+    out.print(f"{len(outcomes) - failed} of {len(outcomes)} files ingested, {failed} failed")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for")],
+    k: Annotated[int, typer.Option("-k", help="How many hits")] = 10,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or keyword")] = "hybrid",
+    flat: Annotated[
+        bool, typer.Option("--flat", help="Passages, not one hit per document")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
+) -> None:
+    """Search the documents."""
+    if mode not in ("hybrid", "dense", "keyword"):
+        err.print(f"[red]error:[/red] --mode must be hybrid, dense or keyword, not {mode!r}")
+        raise typer.Exit(2)
+    search_mode: SearchMode = mode  # type: ignore[assignment]
+    with _services() as services:
+        response = services.search.search(query, k=k, mode=search_mode, group=not flat)
+    if as_json:
+        _print_json(response)
+        return
+    if not response.results:
+        out.print("no results")
+    for rank, hit in enumerate(response.results, 1):
+        out.print(
+            f"[bold]{rank}. {hit.title or hit.filename}[/bold]  ({hit.filename}, page {hit.page}, "
+            f"score {hit.score:.4f})",
+            highlight=False,
+        )
+        out.print(f"   {hit.snippet}", highlight=False)
+
+
+@app.command()
+def documents(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
+) -> None:
+    """List the documents."""
+    with _services() as services:
+        listing = DocumentList(documents=list_documents(services.store))
+    if as_json:
+        _print_json(listing)
+        return
+    table = Table()
+    for column in ("doc_id", "file", "title", "pages", "chunks", "added"):
+        table.add_column(column)
+    for d in listing.documents:
+        table.add_row(
+            d.doc_id[:12], d.filename, d.title, str(d.pages), str(d.chunks), d.ingested_at or ""
+        )
+    out.print(table)
+
+
+@app.command()
+def delete(
+    doc_id: Annotated[str, typer.Argument(help="The document's id (see `semsearch documents`)")],
+) -> None:
+    """Delete a document, its chunks and its stored original."""
+    with _services() as services:
+        matches = [d.doc_id for d in list_documents(services.store) if d.doc_id.startswith(doc_id)]
+        if len(matches) != 1:
+            problem = "no document" if not matches else f"{len(matches)} documents"
+            err.print(f"[red]error:[/red] {problem} with an id starting with {doc_id!r}")
+            raise typer.Exit(1)
+        removed = services.pipeline.delete(matches[0])
+    out.print(f"deleted {removed.filename} ({removed.doc_id})", highlight=False)
+
+
+@app.command()
+def clusters(
+    k: Annotated[
+        int | None, typer.Option("--k", help="Number of clusters (default: automatic)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
+) -> None:
+    """Group the documents into labelled clusters."""
+    with _services() as services:
+        result = cluster_documents(services.store, k)
+    if as_json:
+        _print_json(result)
+        return
+    out.print(f"{result.k} clusters ({result.k_chosen_by})")
+    for c in result.clusters:
+        names = ", ".join(d.title or d.filename for d in c.documents)
+        out.print(f"[bold]{c.label}[/bold] ({c.size}): {names}", highlight=False)
+
+
+@embeddings_app.command("check")
+def embeddings_check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check the embeddings configuration: token, model, one probe embedding, dimension."""
+    settings = Settings()
+    with _services() as services:
+        report = check_connection(services.embedder, settings.embeddings())
+    if as_json:
+        sys.stdout.write(_report_json(report) + "\n")
+    elif report.ok:
+        out.print(
+            f"ok: {report.provider} ({report.reason}), model {report.model or '-'}, "
+            f"dimension {report.dimension}, {report.took_ms:.0f} ms",
+            highlight=False,
+        )
+    else:
+        err.print(f"[red]failed:[/red] {report.error}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _report_json(report: object) -> str:
+    import dataclasses
+    import json
+
+    assert dataclasses.is_dataclass(report) and not isinstance(report, type)
+    return json.dumps(dataclasses.asdict(report), indent=2)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Documents: upload (`POST /api/documents`, `/upload`), list, fetch the original, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel
+
+from ingest.errors import RejectedFileError
+from ingest.jobs import JobInfo
+from search.catalog import get_document, list_documents
+from search.errors import DocumentNotFoundError
+from search.results import DocumentInfo, DocumentList
+from web.deps import ServicesDep, require_api_key
+from web.errors import error_response
+from web.services import Services
+from web.templating import templates
+
+api = APIRouter(prefix="/api", tags=["documents"], dependencies=[Depends(require_api_key)])
+pages = APIRouter(include_in_schema=False)
+
+MAX_FILES_PER_REQUEST = 1000
+
+
+class RejectedFile(BaseModel):
+    filename: str
+    status: int
+    message: str
+
+
+class UploadResponse(BaseModel):
+    """A job per accepted file; files judged bad at once are listed under ``rejected``."""
+
+    jobs: list[JobInfo]
+    rejected: list[RejectedFile]
+
+
+async def _accept(services: Services, files: list[UploadFile]) -> UploadResponse:
+    """Judge each file at once; queue a job for each good one. One bad file never stops the rest."""
+    limit = services.settings.max_upload_bytes
+    result = UploadResponse(jobs=[], rejected=[])
+    for upload in files[:MAX_FILES_PER_REQUEST]:
+        # Read one byte past the limit: enough to know a file is too large.
+        data = await upload.read(limit + 1)
+        try:
+            name = services.pipeline.check(upload.filename or "upload", data)
+        except RejectedFileError as error:
+            result.rejected.append(
+                RejectedFile(filename=error.filename, status=error.status, message=str(error))
+            )
+            continue
+        result.jobs.append(services.jobs.submit(name, data))
+    return result
+
+
+@api.post("/documents", status_code=202, response_model=UploadResponse)
+async def upload_documents(
+    services: ServicesDep, files: Annotated[list[UploadFile], File(description="One or many files")]
+) -> UploadResponse | JSONResponse:
+    """202 with a job per accepted file; a 4xx naming the file and cause if none is accepted."""
+    if len(files) > MAX_FILES_PER_REQUEST:
+        return error_response(
+            413, "too_many_files", f"at most {MAX_FILES_PER_REQUEST} files per request"
+        )
+    result = await _accept(services, files)
+    if result.jobs or not result.rejected:
+        return result
+    first = result.rejected[0]
+    message = (
+        first.message
+        if len(result.rejected) == 1
+        else (f"all {len(result.rejected)} files were rejected; first: {first.message}")
+    )
+    return error_response(
+        first.status,
+        "file_rejected",
+        message,
+        filename=first.filename,
+        rejected=[r.model_dump() for r in result.rejected],
+    )
+
+
+def _all_documents(services: Services) -> list[DocumentInfo]:
+    """Stored documents, plus files this process is still working on or failed to ingest."""
+    stored = list_documents(services.store)
+    known = {d.doc_id for d in stored}
+    pending = [
+        DocumentInfo(
+            doc_id=job.doc_id or job.id,
+            filename=job.filename,
+            title=job.filename,
+            pages=0,
+            chunks=0,
+            bytes=0,
+            status=job.status,
+            error=job.error,
+            ingested_at=job.created_at,
+        )
+        for job in services.jobs.recent()
+        if job.status != "done" and (job.doc_id or job.id) not in known
+    ]
+    return pending + stored
+
+
+@api.get("/documents", response_model=DocumentList)
+def documents(services: ServicesDep) -> DocumentList:
+    return DocumentList(documents=_all_documents(services))
+
+
+@api.get("/documents/{doc_id}", response_model=DocumentInfo)
+def document(doc_id: str, services: ServicesDep) -> DocumentInfo:
+    return get_document(services.store, doc_id)
+
+
+@api.delete("/documents/{doc_id}", response_model=DocumentInfo)
+def delete_document(doc_id: str, services: ServicesDep) -> DocumentInfo:
+    return services.pipeline.delete(doc_id)
+
+
+@api.get("/documents/{doc_id}/file", response_class=FileResponse)
+def document_file(doc_id: str, services: ServicesDep) -> FileResponse:
+    info = get_document(services.store, doc_id)
+    path = services.originals.path(doc_id, info.filename)
+    if not path.is_file():
+        raise DocumentNotFoundError(f"the original file of {info.filename!r} is not stored")
+    return FileResponse(path, filename=info.filename, content_disposition_type="inline")
+
+
+@pages.get("/documents", response_class=HTMLResponse)
+def documents_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "documents.html", {"documents": _all_documents(services), "page": "documents"}
+    )
+
+
+@pages.post("/documents/{doc_id}/delete")
+def delete_document_form(doc_id: str, services: ServicesDep) -> RedirectResponse:
+    services.pipeline.delete(doc_id)
+    return RedirectResponse("/documents", status_code=303)
+
+
+@pages.get("/upload", response_class=HTMLResponse)
+def upload_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "upload.html",
+        {
+            "result": None,
+            "jobs": services.jobs.recent()[:50],
+            "page": "upload",
+            "max_mb": services.settings.max_upload_mb,
+        },
+    )
+
+
+@pages.post("/upload", response_class=HTMLResponse)
+async def upload_form(
+    request: Request,
+    services: ServicesDep,
+    files: Annotated[list[UploadFile], File()],
+) -> HTMLResponse:
+    result = await _accept(services, files)
+    return templates.TemplateResponse(
+        request,
+        "upload.html",
+        {
+            "result": result,
+            "jobs": services.jobs.recent()[:50],
+            "page": "upload",
+            "max_mb": services.settings.max_upload_mb,
+        },
+        status_code=202 if result.jobs else 400,
+    )

@@ -1,0 +1,90 @@
+"""The long-lived parts of the application, opened once and closed once.
+
+The web app opens them in its lifespan; each CLI command opens them for its own run. Both go
+through `open_services`, so a server and a CLI command are wired identically.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+from embeddings.base import EmbeddingProvider
+from embeddings.factory import build_provider
+from embeddings.settings import resolve_provider
+from ingest.chunking import load_default_tokenizer
+from ingest.jobs import JobManager
+from ingest.originals import OriginalFiles
+from ingest.pipeline import IngestPipeline
+from search.collection import CollectionGuard
+from search.factory import open_store
+from search.query import SearchService
+from search.sparse import Bm25Encoder
+from search.store import VectorStore
+from web.settings import Settings
+
+log = logging.getLogger("semsearch")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: VectorStore
+    embedder: EmbeddingProvider
+    provider_reason: str
+    originals: OriginalFiles
+    pipeline: IngestPipeline
+    jobs: JobManager
+    search: SearchService
+
+
+@contextmanager
+def open_services(
+    settings: Settings, *, embedder: EmbeddingProvider | None = None
+) -> Iterator[Services]:
+    """Open the store, the embeddings provider and what is built on them; close all on exit.
+
+    A caller may hand in an already loaded ``embedder`` (tests share one model across apps);
+    it then stays open, since its owner closes it.
+    """
+    with ExitStack() as stack:
+        embedding_settings = settings.embeddings()
+        provider_name, reason = resolve_provider(embedding_settings)
+        store = open_store(
+            data_dir=settings.data_dir,
+            qdrant_url=settings.qdrant_url or None,
+            qdrant_api_key=settings.qdrant_api_key.get_secret_value() or None,
+            collection=settings.collection,
+        )
+        stack.callback(store.close)
+        if embedder is None:
+            embedder = build_provider(embedding_settings)
+            stack.callback(embedder.close)
+        log.info("embeddings: provider %s (%s), model %s", provider_name, reason, embedder.model_id)
+        guard = CollectionGuard(store, embedder)
+        sparse = Bm25Encoder()
+        originals = OriginalFiles(settings.files_dir)
+        pipeline = IngestPipeline(
+            store=store,
+            embedder=embedder,
+            tokenizer=load_default_tokenizer(),
+            sparse=sparse,
+            chunking=settings.chunking(),
+            originals=originals,
+            guard=guard,
+            max_upload_bytes=settings.max_upload_bytes,
+        )
+        jobs = JobManager(pipeline, workers=settings.ingest_workers)
+        stack.callback(jobs.shutdown)
+        yield Services(
+            settings=settings,
+            store=store,
+            embedder=embedder,
+            provider_reason=reason,
+            originals=originals,
+            pipeline=pipeline,
+            jobs=jobs,
+            search=SearchService(store, embedder, sparse, guard),
+        )

@@ -1,0 +1,63 @@
+"""Application settings, read from the environment or a `.env` file and passed in explicitly.
+
+Nothing imports a global settings object: `create_app(settings)` and each CLI command build the
+services from the `Settings` they are handed, so tests can run several apps side by side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from embeddings.settings import DEFAULT_HF_INFERENCE_BASE_URL, DEFAULT_MODEL, EmbeddingSettings
+from ingest.chunking import ChunkingSettings
+
+
+class Settings(BaseSettings):
+    """Every setting is an environment variable (the alias); field names are for Python callers."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    data_dir: Path = Field(Path("./data"), alias="SEMSEARCH_DATA_DIR")
+    collection: str = Field("documents", alias="SEMSEARCH_COLLECTION")
+    qdrant_url: str = Field("", alias="QDRANT_URL")
+    qdrant_api_key: SecretStr = Field(SecretStr(""), alias="QDRANT_API_KEY")
+    api_key: SecretStr = Field(SecretStr(""), alias="SEMSEARCH_API_KEY")
+    max_upload_mb: int = Field(50, alias="SEMSEARCH_MAX_UPLOAD_MB", ge=1)
+    ingest_workers: int = Field(1, alias="SEMSEARCH_INGEST_WORKERS", ge=1)
+    chunk_tokens: int = Field(200, alias="SEMSEARCH_CHUNK_TOKENS")
+    chunk_overlap: int = Field(30, alias="SEMSEARCH_CHUNK_OVERLAP")
+
+    hf_token: SecretStr = Field(SecretStr(""), alias="HF_TOKEN")
+    embeddings_provider: str = Field("", alias="EMBEDDINGS_PROVIDER")
+    embeddings_model: str = Field(DEFAULT_MODEL, alias="EMBEDDINGS_MODEL")
+    embeddings_endpoint: str = Field("", alias="EMBEDDINGS_ENDPOINT")
+    hf_inference_base_url: str = Field(DEFAULT_HF_INFERENCE_BASE_URL, alias="HF_INFERENCE_BASE_URL")
+    embeddings_batch_size: int = Field(32, alias="EMBEDDINGS_BATCH_SIZE", ge=1)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def files_dir(self) -> Path:
+        """Where uploaded originals are kept, named by their sha256."""
+        return self.data_dir / "files"
+
+    def embeddings(self) -> EmbeddingSettings:
+        return EmbeddingSettings(
+            provider=self.embeddings_provider,
+            # A blank model is allowed for an endpoint (as in the Flowise node).
+            model=self.embeddings_model.strip(),
+            endpoint=self.embeddings_endpoint.strip(),
+            token=self.hf_token,
+            hf_inference_base_url=self.hf_inference_base_url.rstrip("/"),
+            batch_size=self.embeddings_batch_size,
+        )
+
+    def chunking(self) -> ChunkingSettings:
+        return ChunkingSettings(chunk_tokens=self.chunk_tokens, overlap_tokens=self.chunk_overlap)
