@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE-1} $(BIN)/semsearch serve --host $(HOST) --port $(PORT)
+	$(BIN)/semsearch serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
@@ -30,7 +30,7 @@ test: lint typecheck
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 bench: install
-	$(BIN)/python bench/embed_throughput.py
+	$(BIN)/python bench/ingest_throughput.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from embeddings.base import EmbeddingProvider
@@ -17,6 +18,8 @@ MAX_K = 100
 MORE_PER_DOCUMENT = 2
 # Grouping happens over an over-fetched flat result: this many passages per wanted document.
 GROUP_OVERFETCH = 8
+# The most passages one grouped query reads while looking for k documents.
+MAX_GROUP_FETCH = 2000
 MAX_QUERY_CHARS = 2000
 
 
@@ -54,17 +57,31 @@ class SearchService:
             where: dict[str, str | int | bool] = {"kind": "chunk"}
             if doc_id:
                 where["doc_id"] = doc_id
-            limit = k * GROUP_OVERFETCH if group else k
-            scored = self._store.query(
-                mode=mode,
-                dense=self._embedder.embed_query(query) if mode != "keyword" else None,
-                sparse=self._sparse.embed_query(query) if mode != "dense" else None,
-                limit=limit,
-                where=where,
-            )
-            results = _grouped(scored, query, k) if group else [_hit(s, query) for s in scored]
+            dense = self._embedder.embed_query(query) if mode != "keyword" else None
+            sparse = self._sparse.embed_query(query) if mode != "dense" else None
+
+            def fetch(limit: int) -> list[ScoredHit]:
+                return self._store.query(
+                    mode=mode, dense=dense, sparse=sparse, limit=limit, where=where
+                )
+
+            if group:
+                results = _grouped_search(fetch, query, k)
+            else:
+                results = [_hit(s, query) for s in fetch(k)]
         took_ms = round((time.perf_counter() - started) * 1000, 2)
         return SearchResponse(query=query, mode=mode, took_ms=took_ms, results=results)
+
+
+def _grouped_search(fetch: Callable[[int], list[ScoredHit]], query: str, k: int) -> list[Hit]:
+    """Group an over-fetched flat result; fetch more while one long document crowds out others."""
+    limit = k * GROUP_OVERFETCH
+    while True:
+        scored = fetch(limit)
+        hits = _grouped(scored, query, k)
+        if len(hits) >= k or len(scored) < limit or limit >= MAX_GROUP_FETCH:
+            return hits
+        limit = min(limit * 4, MAX_GROUP_FETCH)
 
 
 def _grouped(scored: list[ScoredHit], query: str, k: int) -> list[Hit]:

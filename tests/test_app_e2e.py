@@ -83,6 +83,9 @@ def test_grouped_search_gives_one_hit_per_document_with_more_passages(
         assert len(doc_ids) == len(set(doc_ids)), mode
         assert doc_ids[0] == tracemonkey["doc_id"], mode
         assert len(body["results"][0]["more"]) == 2, mode
+    # tracemonkey's 100+ passages outrank every solar-cell passage: grouping must look further.
+    crowded = client.get("/api/search", params={"q": "trace trees", "k": 2, "mode": "dense"}).json()
+    assert [h["filename"] for h in crowded["results"]] == [TRACEMONKEY, "solar-cell-paper.pdf"]
 
 
 def test_reingesting_the_same_file_adds_nothing(

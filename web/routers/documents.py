@@ -96,7 +96,6 @@ def _all_documents(services: Services) -> list[DocumentInfo]:
             bytes=0,
             status=job.status,
             error=job.error,
-            ingested_at=job.created_at,
         )
         for job in services.jobs.recent()
         if job.status != "done" and (job.doc_id or job.id) not in known
