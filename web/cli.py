@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -243,10 +245,71 @@ def embeddings_check(as_json: Annotated[bool, typer.Option("--json")] = False) -
         raise typer.Exit(1)
 
 
-def _report_json(report: object) -> str:
-    import dataclasses
-    import json
+@embeddings_app.command("serve")
+def embeddings_serve(
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8080,
+    max_batch_size: Annotated[
+        int, typer.Option(help="Most texts per request (TEI's max_client_batch_size)", min=1)
+    ] = 32,
+) -> None:
+    """Serve the configured provider over text-embeddings-inference's HTTP API.
 
+    Other semsearch instances use it with EMBEDDINGS_ENDPOINT=http://HOST:PORT/embed.
+    """
+    import uvicorn
+
+    from embeddings.factory import build_provider
+    from embeddings.local import LocalProvider
+    from embeddings.server import create_embeddings_app, find_tokenizer, token_counter
+    from embeddings.settings import resolve_provider
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    log = logging.getLogger("semsearch")
+    # Clients put their own prompts before the texts (as with TEI), so the server embeds
+    # exactly what it receives: automatic prompts here would double them.
+    settings = dataclasses.replace(
+        Settings().embeddings(), query_prompt="none", document_prompt="none"
+    )
+    try:
+        _, reason = resolve_provider(settings)
+        provider = build_provider(settings)
+        dimension = provider.dimension
+    except EmbeddingError as error:
+        err.print(f"[red]error:[/red] {error.message}", highlight=False)
+        raise typer.Exit(2) from None
+    max_input_length, counter = 256, None
+    if isinstance(provider, LocalProvider):
+        max_input_length = provider.max_seq_length
+        tokenizer = find_tokenizer(provider.model_source)
+        counter = token_counter(tokenizer) if tokenizer else None
+    app = create_embeddings_app(
+        provider,
+        max_client_batch_size=max_batch_size,
+        max_input_length=max_input_length,
+        count_tokens=counter,
+    )
+    base = f"http://{host}:{port}"
+    log.info(
+        "serving the %s provider (%s): model %s, dimension %d, at most %d texts per request, "
+        "%d tokens per text%s",
+        provider.name,
+        reason,
+        provider.model_id,
+        dimension,
+        max_batch_size,
+        max_input_length,
+        "" if counter else " (lengths not checked: no tokenizer found)",
+    )
+    log.info("TEI API at %s/embed, OpenAI API at %s/v1/embeddings, %s/info", base, base, base)
+    log.info("point other instances at it with EMBEDDINGS_ENDPOINT=%s/embed", base)
+    try:
+        uvicorn.run(app, host=host, port=port)
+    finally:
+        provider.close()
+
+
+def _report_json(report: object) -> str:
     assert dataclasses.is_dataclass(report) and not isinstance(report, type)
     return json.dumps(dataclasses.asdict(report), indent=2)
 

@@ -1,0 +1,397 @@
+"""``semsearch embeddings serve``: text-embeddings-inference's HTTP API over any provider.
+
+Why: one GPU box can then embed for many app replicas (each pointing ``EMBEDDINGS_ENDPOINT`` at
+it), and the ``endpoint`` provider can be tested against a real server rather than a fake one.
+
+The wire format follows TEI's router (``router/src/http/server.rs``, ``types.rs``, ``lib.rs``):
+
+* ``POST /embed`` (also ``/`` and ``/invocations``) ``{"inputs": str | [str], "normalize",
+  "truncate", "prompt_name"}`` → ``[[float]]``; errors are ``{"error", "error_type"}`` with
+  TEI's statuses: an empty batch or text is 400 (``Empty``); a batch over
+  ``max_client_batch_size`` ("batch size N > maximum allowed batch size M"), an over-long text
+  when not truncating, or an unknown prompt is 413 (``Validation``); too many requests in flight
+  is 429 (``Overloaded``); a provider failure is 424 (``Backend``); a body that is not JSON is
+  400, JSON of the wrong shape 422, and a missing JSON content type 415, as axum answers them.
+* ``POST /v1/embeddings`` (also ``/embeddings``), OpenAI's shape; its errors are TEI's flat
+  ``{"message", "code", "type"}`` (not OpenAI's nested ``{"error": {...}}``), as TEI does.
+* ``GET /info``, and ``GET /health`` (also ``/`` and ``/ping``): 200 with an empty body.
+
+Where a provider cannot do what TEI does, the difference is stated rather than faked: vectors are
+always unit length (the provider protocol returns normalised vectors), so ``normalize: false``
+changes nothing; ``prompt_name`` knows ``query`` (the provider's ``embed_query``) and
+``document``; token counts (the length check and ``usage``) need a ``count_tokens`` function, and
+are skipped (``usage`` reads 0) without one. Providers are synchronous, so every embedding call
+runs in the thread pool and the event loop keeps answering ``/health`` and ``/info``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import anyio.to_thread
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+
+from embeddings.base import EmbeddingProvider, Vector
+from embeddings.errors import EmbeddingError
+
+log = logging.getLogger(__name__)
+
+#: Texts → tokens per text as the model reads them, special tokens included (as TEI counts).
+TokenCounter = Callable[[Sequence[str]], list[int]]
+ErrorType = Literal["Empty", "Validation", "Overloaded", "Backend", "Tokenizer", "Unhealthy"]
+#: TEI's ``impl From<&ErrorType> for StatusCode``.
+STATUS = {
+    "Empty": 400,
+    "Validation": 413,
+    "Overloaded": 429,
+    "Backend": 424,
+    "Tokenizer": 422,
+    "Unhealthy": 503,
+}
+_M = TypeVar("_M", bound=BaseModel)
+#: TEI refuses (or, when truncating, cuts) a text longer than this many characters per token.
+MAX_CHAR_MULTIPLIER = 250
+
+
+class TEIError(Exception):
+    """An error answered in TEI's shape; ``status`` comes from the type unless given."""
+
+    def __init__(self, message: str, error_type: ErrorType, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type
+        self.status = status or STATUS[error_type]
+
+
+class EmbedRequest(BaseModel):
+    """TEI's ``EmbedRequest``; unknown fields are ignored, as serde does."""
+
+    inputs: str | list[str]
+    truncate: bool | None = None
+    normalize: bool = True
+    prompt_name: str | None = None
+    truncation_direction: Literal["Left", "Right", "left", "right"] = "Right"
+
+
+class OpenAIRequest(BaseModel):
+    """TEI's ``OpenAICompatRequest``."""
+
+    input: str | list[str]
+    model: str | None = None
+    user: str | None = None
+    encoding_format: Literal["float", "base64"] = "float"
+
+
+def create_embeddings_app(
+    provider: EmbeddingProvider,
+    *,
+    max_client_batch_size: int = 32,
+    max_input_length: int = 256,
+    max_batch_tokens: int = 16384,
+    auto_truncate: bool = False,
+    max_concurrent_requests: int = 512,
+    payload_limit: int = 2_000_000,
+    count_tokens: TokenCounter | None = None,
+    model_dtype: str = "float32",
+    pooling: str = "mean",
+) -> FastAPI:
+    """A FastAPI app answering TEI's embedding routes with ``provider``'s vectors.
+
+    The limits are reported by ``/info`` and enforced as TEI enforces them. ``max_batch_tokens``
+    is only reported: TEI uses it to pack its own forward passes, which the provider does here.
+    """
+    app = FastAPI(title="semsearch embeddings (text-embeddings-inference API)")
+    state = _ServerState(max_concurrent_requests)
+    info = {
+        "model_id": provider.model_id,
+        "model_sha": None,
+        "model_dtype": model_dtype,
+        "model_type": {"embedding": {"pooling": pooling}},
+        "max_concurrent_requests": max_concurrent_requests,
+        "max_input_length": max_input_length,
+        "max_batch_tokens": max_batch_tokens,
+        "max_batch_requests": None,
+        "max_client_batch_size": max_client_batch_size,
+        "auto_truncate": auto_truncate,
+        "tokenization_workers": 1,
+        "version": _version(),
+        "sha": None,
+        "docker_label": None,
+    }
+
+    def check_texts(texts: list[str], truncate: bool) -> tuple[list[str], int]:
+        """TEI's checks, in its order; returns the texts to embed and their token count."""
+        if not texts:
+            raise TEIError("`inputs` cannot be empty", "Empty")
+        if len(texts) > max_client_batch_size:
+            raise TEIError(
+                f"batch size {len(texts)} > maximum allowed batch size {max_client_batch_size}",
+                "Validation",
+            )
+        char_limit = max_input_length * MAX_CHAR_MULTIPLIER
+        checked: list[str] = []
+        for text in texts:
+            if not text:
+                raise TEIError("Input validation error: `inputs` cannot be empty", "Empty")
+            if len(text) > char_limit:
+                if not truncate:
+                    raise TEIError(
+                        f"Input validation error: `inputs` must have less than {char_limit} "
+                        f"characters. Given: {len(text)}",
+                        "Validation",
+                    )
+                text = text[:char_limit]
+            checked.append(text)
+        if count_tokens is None:
+            return checked, 0
+        counts = count_tokens(checked)
+        for count in counts:
+            if count > max_input_length and not truncate:
+                raise TEIError(
+                    f"Input validation error: `inputs` must have less than {max_input_length} "
+                    f"tokens. Given: {count}",
+                    "Validation",
+                )
+        return checked, sum(min(count, max_input_length) for count in counts)
+
+    async def embed_texts(
+        texts: list[str], truncate: bool, prompt_name: str | None
+    ) -> tuple[list[Vector], dict[str, str]]:
+        started = time.perf_counter()
+        with state.slot():
+            # Tokenizing to check lengths is CPU work too: off the event loop with the rest.
+            checked, tokens = await anyio.to_thread.run_sync(check_texts, texts, truncate)
+            embed = _embedder(provider, prompt_name)
+            try:
+                vectors = await anyio.to_thread.run_sync(embed, checked)
+            except EmbeddingError as exc:
+                raise TEIError(f"Backend error: {exc.message}", "Backend") from exc
+            except Exception as exc:  # any provider failure is the backend's, as in TEI
+                log.exception("embeddings server: the provider failed")
+                raise TEIError(f"Backend error: {type(exc).__name__}: {exc}", "Backend") from exc
+        took = str(round((time.perf_counter() - started) * 1000))
+        headers = {
+            "x-compute-characters": str(sum(len(t) for t in checked)),
+            "x-compute-tokens": str(tokens),
+            "x-compute-time": took,
+            "x-total-time": took,
+        }
+        return vectors, headers
+
+    async def embed(request: Request) -> Response:
+        try:
+            req = await _parse(request, EmbedRequest, payload_limit)
+            texts = [req.inputs] if isinstance(req.inputs, str) else req.inputs
+            truncate = auto_truncate if req.truncate is None else req.truncate
+            vectors, headers = await embed_texts(texts, truncate, req.prompt_name)
+        except TEIError as exc:
+            return _json({"error": exc.message, "error_type": exc.error_type}, exc.status)
+        except _Rejected as exc:
+            return exc.response
+        return _json(vectors, 200, headers)
+
+    async def openai_embed(request: Request) -> Response:
+        try:
+            req = await _parse(request, OpenAIRequest, payload_limit)
+            texts = [req.input] if isinstance(req.input, str) else req.input
+            vectors, headers = await embed_texts(texts, auto_truncate, None)
+        except TEIError as exc:
+            body = {"message": exc.message, "code": exc.status, "type": exc.error_type}
+            return _json(body, exc.status)
+        except _Rejected as exc:
+            return exc.response
+        tokens = int(headers["x-compute-tokens"])
+        data = [
+            {"object": "embedding", "embedding": _encode(v, req.encoding_format), "index": i}
+            for i, v in enumerate(vectors)
+        ]
+        return _json(
+            {
+                "object": "list",
+                "data": data,
+                "model": provider.model_id,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+            200,
+            headers,
+        )
+
+    async def get_info() -> Response:
+        return _json(info, 200)
+
+    async def health() -> Response:
+        return Response(status_code=200)
+
+    for path in ("/embed", "/", "/invocations"):
+        app.add_api_route(path, embed, methods=["POST"], include_in_schema=path == "/embed")
+    for path in ("/v1/embeddings", "/embeddings"):
+        app.add_api_route(
+            path, openai_embed, methods=["POST"], include_in_schema=path == "/v1/embeddings"
+        )
+    app.add_api_route("/info", get_info, methods=["GET"])
+    for path in ("/health", "/", "/ping"):
+        app.add_api_route(path, health, methods=["GET"], include_in_schema=path == "/health")
+    app.state.info = info
+    return app
+
+
+class _ServerState:
+    """Requests in flight, bounded like TEI's ``max_concurrent_requests`` (then 429)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.in_flight = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        # Only the event loop thread touches the counter, so no lock is needed.
+        if self.in_flight >= self.limit:
+            raise TEIError("Model is overloaded", "Overloaded")
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+
+
+class _Rejected(Exception):
+    """The body was refused before it reached the handler (as axum's extractors do)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def _parse(request: Request, model: type[_M], payload_limit: int) -> _M:
+    """The request body as ``model``, refused with axum's statuses and messages otherwise."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not (content_type == "application/json" or content_type.endswith("+json")):
+        raise _Rejected(_text("Expected request with `Content-Type: application/json`", 415))
+    body = await request.body()
+    if len(body) > payload_limit:
+        raise _Rejected(_text("Failed to buffer the request body: length limit exceeded", 413))
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise _Rejected(_text(f"Failed to parse the request body as JSON: {exc}", 400)) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = str(first["loc"][0]) if first["loc"] else "body"
+        message = f"Failed to deserialize the JSON body into the target type: {where}: "
+        raise _Rejected(_text(message + first["msg"], 422)) from None
+
+
+def _embedder(
+    provider: EmbeddingProvider, prompt_name: str | None
+) -> Callable[[list[str]], list[Vector]]:
+    if prompt_name is None or prompt_name == "document":
+        return lambda texts: provider.embed_documents(texts)
+    if prompt_name == "query":
+        return lambda texts: [provider.embed_query(text) for text in texts]
+    raise TEIError(
+        f"Input validation error: `default-prompt-name` is set to `{prompt_name}` but it was "
+        'not found in the Sentence Transformers prompts. Available prompts: ["query", '
+        '"document"]',
+        "Validation",
+    )
+
+
+def _encode(vector: Vector, encoding_format: str) -> Vector | str:
+    """OpenAI's ``base64`` is the little-endian float32 bytes, as TEI sends them."""
+    if encoding_format == "base64":
+        return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+    return vector
+
+
+def _json(body: object, status: int, headers: dict[str, str] | None = None) -> Response:
+    content = json.dumps(body, separators=(",", ":"))
+    return Response(content, status, headers, media_type="application/json")
+
+
+def _text(message: str, status: int) -> Response:
+    return Response(message, status, media_type="text/plain; charset=utf-8")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("semsearch")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def token_counter(tokenizer_json: Path) -> TokenCounter:
+    """Counts with a ``tokenizer.json`` (special tokens included, no truncation), as TEI does."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_json))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+
+    def count(texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        return [len(e.ids) for e in tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+
+    return count
+
+
+def find_tokenizer(model_source: str) -> Path | None:
+    """``tokenizer.json`` of a local model folder, or of a Hub model already in the cache."""
+    folder = Path(model_source)
+    if (folder / "tokenizer.json").is_file():
+        return folder / "tokenizer.json"
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model_source, "tokenizer.json")
+    except Exception:  # not a repo id, or no cache: then lengths are not checked
+        return None
+    return Path(cached) if isinstance(cached, str) else None
+
+
+@contextmanager
+def serve_in_thread(
+    app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+) -> Iterator[str]:
+    """Run ``app`` with uvicorn in a background thread; yields its base URL, then stops it.
+
+    The socket is bound here (port 0 picks a free one) and handed to uvicorn, so there is no
+    race between choosing a port and listening on it. Used by the tests and the benchmarks.
+    """
+    import uvicorn
+
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto says
+    # TCP, and without it every small response waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("the embeddings server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
