@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from embeddings.base import EmbeddingProvider
+from embeddings.cache import unwrap
 from embeddings.errors import EmbeddingError
 from embeddings.settings import EmbeddingSettings, resolve_provider
 
@@ -34,7 +35,10 @@ class ConnectionReport:
 
 
 def check_connection(provider: EmbeddingProvider, settings: EmbeddingSettings) -> ConnectionReport:
-    """Embed one probe text with ``provider`` now (no cached answer) and report."""
+    """Embed one probe text with ``provider`` now and report.
+
+    The vector cache is bypassed: a check must reach the server, or it proves nothing.
+    """
     token = settings.token.get_secret_value().strip()
     try:
         _, reason = resolve_provider(settings)
@@ -49,7 +53,7 @@ def check_connection(provider: EmbeddingProvider, settings: EmbeddingSettings) -
     dimension: int | None = None
     error: str | None = None
     try:
-        vectors = provider.embed_documents([PROBE_TEXT])
+        vectors = unwrap(provider).embed_documents([PROBE_TEXT])
         dimension = len(vectors[0])
     except EmbeddingError as exc:
         error = exc.message

@@ -16,6 +16,7 @@ from typing import Any
 
 from embeddings.base import Vector
 from embeddings.errors import EmbeddingConfigError
+from embeddings.prompts import resolve_prompts
 from embeddings.settings import DEFAULT_MODEL, EmbeddingSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,11 @@ class LocalProvider:
     background ingestion thread, and running several forward passes at once on the same module
     only makes them compete for the same cores (and is not guaranteed thread-safe on every
     backend).
+
+    Prompts (``embeddings.prompts``): when a setting is automatic and the model defines its own
+    prompt in ``config_sentence_transformers.json`` (``query``; ``document``, ``passage`` or
+    ``corpus``), sentence-transformers applies the model's; otherwise the resolved prompt is put
+    in front of each text (an empty one: nothing).
     """
 
     name = "local"
@@ -69,6 +75,20 @@ class LocalProvider:
         self._lock = threading.Lock()
         self._model: Any = self._load(self.model_source, device)
         self._dimension = int(self._embedding_dimension(self._model))
+        resolved = resolve_prompts(settings.model, settings.query_prompt, settings.document_prompt)
+        own: dict[str, str] = dict(getattr(self._model, "prompts", None) or {})
+        own_document = next((own[k] for k in ("document", "passage", "corpus") if k in own), None)
+        #: None: let sentence-transformers use the model's own prompt; else this text.
+        self._query_prompt: str | None = resolved.query
+        self._document_prompt: str | None = resolved.document
+        if resolved.query_automatic and "query" in own:
+            self._query_prompt = None
+        if resolved.document_automatic and own_document is not None:
+            self._document_prompt = None
+        self.query_prompt = own.get("query", "") if self._query_prompt is None else resolved.query
+        self.document_prompt = (
+            own_document or "" if self._document_prompt is None else resolved.document
+        )
 
     def _load(self, source: str, device: str | None) -> Any:
         from sentence_transformers import SentenceTransformer
@@ -121,12 +141,24 @@ class LocalProvider:
         """The vector for a search query, using the model's query prompt when it defines one."""
         return self._encode([text], query=True)[0]
 
+    def cache_namespace(self) -> dict[str, object]:
+        """Everything that decides a document's vector here, for ``embeddings.cache``."""
+        return {
+            "provider": self.name,
+            "model": self.model_id,
+            "source": self.model_source,
+            "document_prompt": self.document_prompt,
+            "normalize": True,
+            "truncate": self.max_seq_length,
+        }
+
     def _encode(self, texts: list[str], *, query: bool) -> list[Vector]:
         with self._lock:
             model = self._live_model()
             encode = model.encode_query if query else model.encode_document
             vectors = encode(
                 texts,
+                prompt=self._query_prompt if query else self._document_prompt,
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,

@@ -1,10 +1,15 @@
 """The HTTP providers: ``hf-inference`` (the HF router) and ``endpoint`` (a dedicated endpoint/TEI).
 
 Both speak the same wire format, so they share :class:`RemoteProvider`, which does what the
-anchors (Flowise, LangChain, Haystack, ...) did not: explicit connect/read timeouts, batching,
-bounded retries with backoff and jitter for the statuses that are worth retrying (503/424 model
-loading, 429 rate limit, 5xx), batch splitting on 413, no retry at all for 400/401/402/403/404,
-a strict shape check of every answer and a dimension guard across calls.
+anchors (Flowise, LangChain, Haystack, ...) did not: explicit connect/read timeouts, batching by
+count, bytes and (from TEI's ``/info``) tokens, bounded retries with backoff and jitter for the
+statuses that are worth retrying (503/424 model loading, 429 rate limit, 5xx), batch splitting
+on 413, one truncation retry on "must have less than N tokens", no retry at all for
+400/401/402/403/404, a strict shape check of every answer and a dimension guard across calls.
+
+Neighbouring modules hold the parts that read on their own: ``batching`` (limits and token
+estimates), ``tei_info`` (``GET /info``), ``prompts`` (query/document prompts), ``diagnose``
+(error wording), ``retry`` (when and how long to wait), ``wire`` (response shapes).
 
 The token only ever goes into the ``Authorization`` header of a request; every message built here
 passes through :meth:`RemoteProvider._redact` in case a server echoes it back.
@@ -13,44 +18,37 @@ passes through :meth:`RemoteProvider._redact` in case a server echoes it back.
 from __future__ import annotations
 
 import logging
-import random
-import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlparse
 
 import httpx
 
+from embeddings import diagnose
 from embeddings.base import Vector
+from embeddings.batching import batches, cut_to_fit, estimate_tokens, map_bounded
 from embeddings.errors import (
     DimensionMismatchError,
     EmbeddingConfigError,
     EmbeddingError,
-    EmbeddingResponseError,
     EmbeddingServiceError,
 )
-from embeddings.retry import RETRYABLE, RetryPolicy, backoff_wait, wait_hint
+from embeddings.prompts import resolve_prompts
+from embeddings.request import Sender, TooLarge, TooLong
+from embeddings.retry import RetryPolicy
 from embeddings.settings import EmbeddingSettings
-from embeddings.wire import error_message, parse_vectors
+from embeddings.tei_info import TeiInfo, fetch_info, info_url
+from embeddings.wire import parse_vectors
 
 log = logging.getLogger(__name__)
 
-#: Keep request bodies well under the ~2 MB servers accept.
-MAX_PAYLOAD_BYTES = 2_000_000
 PROBE_TEXT = "dimension probe"
 RETIRED_HOST = "api-inference.huggingface.co"
-# TEI: 'batch size 64 > maximum allowed batch size 32'
-_BATCH_LIMIT = re.compile(r"batch size (\d+) > maximum allowed batch size (\d+)")
-
-
-class _TooLarge(Exception):
-    """The server refused the batch as too large; ``limit`` is its maximum when it said so."""
-
-    def __init__(self, limit: int | None) -> None:
-        super().__init__(limit)
-        self.limit = limit
+#: Inference Endpoints hold a request this long while a scaled-to-zero endpoint starts.
+SCALE_UP_HEADER = "X-Scale-Up-Timeout"
+HF_ENDPOINTS_DOMAIN = ".endpoints.huggingface.cloud"
 
 
 class RemoteProvider:
@@ -59,6 +57,10 @@ class RemoteProvider:
     name: str = "remote"
     #: The setting that holds the URL, named in "cannot reach" messages.
     url_setting: str = "EMBEDDINGS_ENDPOINT"
+    #: Send ``"truncate": true`` from the first request. The router gets it always (its error
+    #: wording for over-long texts is not documented, and a refusal costs a round trip); an
+    #: endpoint only when a text needs it: TEI's ``/info`` says so, or a refusal taught us.
+    truncate_up_front: bool = True
 
     def __init__(
         self,
@@ -68,6 +70,7 @@ class RemoteProvider:
         model_id: str,
         openai: bool = False,
         retry: RetryPolicy | None = None,
+        info_url: str | None = None,
     ) -> None:
         self.url = url
         self.model_id = model_id
@@ -75,6 +78,9 @@ class RemoteProvider:
         self.openai = openai
         self.batch_size = max(1, settings.batch_size)
         self.retry = retry or RetryPolicy()
+        self.prompts = resolve_prompts(
+            settings.model, settings.query_prompt, settings.document_prompt
+        )
         self._token = settings.token.get_secret_value().strip()
         self._timeout = httpx.Timeout(
             connect=settings.connect_timeout_s,
@@ -87,12 +93,25 @@ class RemoteProvider:
             headers={"Accept": "application/json", "User-Agent": "semsearch"},
             follow_redirects=False,
         )
-        self._slots = threading.BoundedSemaphore(max(1, self.retry.max_concurrency))
+        self._extra_headers: dict[str, str] = {}
+        self._sender = Sender(
+            client=self._client,
+            url=url,
+            retry=self.retry,
+            whom=diagnose.Where(self.name, self._where(), model_id, self.url_setting),
+            headers=self._headers,
+            redact=self._redact,
+            read_timeout_s=settings.read_timeout_s,
+        )
         self._dimension: int | None = None
         self._dim_lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._learned_batch: int | None = None
-        self._rng = random.Random()
+        self._truncate_learned = False
+        self._info_url = info_url
+        self._info: TeiInfo | None = None
+        self._info_answered = info_url is None
+        self._info_lock = threading.Lock()
 
     # -- the protocol -----------------------------------------------------------------------
 
@@ -106,19 +125,55 @@ class RemoteProvider:
             return self._dimension
 
     def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
-        """One unit vector per text, in order, sent in batches of ``batch_size``."""
-        out: list[Vector] = []
-        for batch in self._batches(list(texts)):
-            out.extend(self._embed_batch(batch))
-        return out
+        """One unit vector per text, in order, with the document prompt, in bounded batches."""
+        prompt = self.prompts.document
+        prepared = [prompt + text for text in texts]
+        info = self.server_info()
+        planned = list(
+            batches(
+                prepared,
+                self._max_texts,
+                max_tokens=info.max_batch_tokens if info else None,
+                token_cap=info.max_input_length if info else None,
+            )
+        )
+        results = map_bounded(self._embed_batch, planned, limit=self.retry.max_concurrency)
+        return [vector for batch in results for vector in batch]
 
     def embed_query(self, text: str) -> Vector:
-        """Same as a document: these endpoints take no prompt name yet."""
-        return self._embed_batch([text])[0]
+        """The query with the query prompt in front (``embeddings.prompts``)."""
+        self.server_info()
+        return self._embed_batch([self.prompts.query + text])[0]
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._client.close()
+
+    def server_info(self) -> TeiInfo | None:
+        """TEI's ``/info``, asked once on first use (endpoint provider only); None otherwise."""
+        if self._info_answered or self._info_url is None:
+            return self._info
+        with self._info_lock:
+            if not self._info_answered:
+                self._info, self._info_answered = fetch_info(
+                    self._client, self._info_url, self._headers()
+                )
+        return self._info
+
+    def cache_namespace(self) -> dict[str, object]:
+        """Everything that decides a document's vector here, for ``embeddings.cache``."""
+        info = self.server_info()
+        return {
+            "provider": self.name,
+            "model": self.model_id,
+            "url": self.url,
+            "format": "openai" if self.openai else "hf",
+            "document_prompt": self.prompts.document,
+            "normalize": True,
+            "truncate": "server",
+            "served_model": info.model_id if info else None,
+            "served_revision": info.model_sha if info else None,
+        }
 
     def __repr__(self) -> str:
         return (
@@ -128,20 +183,14 @@ class RemoteProvider:
 
     # -- batching ---------------------------------------------------------------------------
 
-    def _batches(self, texts: list[str]) -> Iterator[list[str]]:
-        """Batches of at most ``batch_size`` texts (or the server's learned limit) and ~2 MB."""
-        batch: list[str] = []
-        size = 0
-        for text in texts:
-            cost = len(text.encode("utf-8")) + 4
-            limit = min(self.batch_size, self._learned_batch or self.batch_size)
-            if batch and (len(batch) >= limit or size + cost > MAX_PAYLOAD_BYTES):
-                yield batch
-                batch, size = [], 0
-            batch.append(text)
-            size += cost
-        if batch:
-            yield batch
+    def _max_texts(self) -> int:
+        """Texts per request: the setting, capped by TEI's ``/info`` and what a 413 taught."""
+        limits = [self.batch_size]
+        if self._learned_batch:
+            limits.append(self._learned_batch)
+        if self._info and self._info.max_client_batch_size:
+            limits.append(self._info.max_client_batch_size)
+        return min(limits)
 
     def _embed_batch(self, texts: list[str]) -> list[Vector]:
         deadline = time.monotonic() + self.retry.deadline_s
@@ -155,8 +204,8 @@ class RemoteProvider:
 
     def _post_splitting(self, texts: list[str], deadline: float) -> list[Vector]:
         try:
-            return self._post(texts, deadline)
-        except _TooLarge as too_large:
+            return self._post_fitting(texts, deadline)
+        except TooLarge as too_large:
             if len(texts) == 1:
                 raise EmbeddingServiceError(
                     f"{self._where()} refused a single text as too large (HTTP 413); "
@@ -175,6 +224,52 @@ class RemoteProvider:
                 out.extend(self._post_splitting(part, deadline))
             return out
 
+    def _post_fitting(self, texts: list[str], deadline: float) -> list[Vector]:
+        """Post; on "must have less than N tokens", retry once with ``truncate: true``, then
+        once more with the texts cut client-side. Never more: a third refusal is an error."""
+        truncate = self._wants_truncate(texts)
+        try:
+            return self._post(texts, deadline, truncate=truncate)
+        except TooLong as refused:
+            last = refused
+        if not truncate and not self.openai:
+            log.warning(
+                "embeddings: %s refused a text as too long (%s); asking it to truncate",
+                self._where(),
+                last.describe(),
+            )
+            self._truncate_learned = True
+            try:
+                return self._post(texts, deadline, truncate=True)
+            except TooLong as refused:
+                last = refused
+        log.warning(
+            "embeddings: %s still refuses a text as too long (%s); cutting it client-side",
+            self._where(),
+            last.describe(),
+        )
+        cut = cut_to_fit(texts, last.limit, last.given, last.unit)
+        try:
+            return self._post(cut, deadline, truncate=not self.openai)
+        except TooLong as refused:
+            raise EmbeddingServiceError(
+                f"{self._where()} refuses texts as too long even when cut to fit "
+                f"({refused.describe()}); lower SEMSEARCH_CHUNK_TOKENS",
+                status=refused.status,
+                request_id=refused.request_id,
+                setting="SEMSEARCH_CHUNK_TOKENS",
+            ) from None
+
+    def _wants_truncate(self, texts: list[str]) -> bool:
+        if self.openai:  # OpenAI bodies have no such field; TEI follows --auto-truncate there
+            return False
+        if self.truncate_up_front or self._truncate_learned:
+            return True
+        info = self._info
+        if info is None or info.auto_truncate or not info.max_input_length:
+            return False
+        return any(estimate_tokens(text) > info.max_input_length for text in texts)
+
     def _check_dimension(self, vectors: list[Vector]) -> None:
         dim = len(vectors[0])
         with self._dim_lock:
@@ -191,116 +286,31 @@ class RemoteProvider:
 
     # -- one request, with retries ----------------------------------------------------------
 
-    def _body(self, texts: list[str]) -> dict[str, Any]:
+    def _body(self, texts: list[str], truncate: bool) -> dict[str, Any]:
         if self.openai:
             body: dict[str, Any] = {"input": texts}
             if self.model:
                 body["model"] = self.model
             return body
-        return {"inputs": texts, "normalize": True, "truncate": True}
+        body = {"inputs": texts, "normalize": True}
+        if truncate:
+            body["truncate"] = True
+        return body
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        headers = dict(self._extra_headers)
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
 
-    def _post(self, texts: list[str], deadline: float) -> list[Vector]:
-        body = self._body(texts)
-        attempt = 0
-        while True:
-            attempt += 1
-            hint: float | None = None
-            status: int | None = None
-            request_id: str | None = None
-            try:
-                with self._slots:
-                    resp = self._client.post(self.url, json=body, headers=self._headers())
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                raise EmbeddingServiceError(
-                    f"cannot reach {self.url} ({type(exc).__name__}: {exc}); "
-                    f"check {self.url_setting}",
-                    setting=self.url_setting,
-                ) from exc
-            except httpx.TimeoutException:
-                problem = f"no answer within {self._timeout.read:g} s"
-            except httpx.TransportError as exc:
-                problem = f"connection failed ({type(exc).__name__}: {exc})"
-            else:
-                status = resp.status_code
-                if 200 <= status < 300:
-                    return self._parse(resp, len(texts))
-                payload = _json_or_none(resp)
-                message = error_message(payload) or _text_preview(resp)
-                request_id = resp.headers.get("x-request-id")
-                if status == 413:
-                    raise _TooLarge(None)
-                limit = _BATCH_LIMIT.search(message) if status == 422 else None
-                if limit:
-                    raise _TooLarge(int(limit.group(2)))
-                if status not in RETRYABLE:
-                    raise self._fatal(status, message, request_id)
-                hint = wait_hint(status, resp.headers, payload)
-                problem = f"HTTP {status}: {message}"
-            wait = backoff_wait(self.retry, attempt, hint, self._rng)
-            out_of_time = time.monotonic() + wait > deadline
-            if attempt >= self.retry.max_attempts or out_of_time:
-                why = "its time budget" if out_of_time else f"{attempt} attempts"
-                raise EmbeddingServiceError(
-                    f"{self._where()} still failing after {why}: {problem}",
-                    status=status,
-                    request_id=request_id,
-                    setting=self.url_setting,
-                )
-            log.warning(
-                "embeddings: %s (attempt %d), retrying in %.2f s",
-                self._redact(problem),
-                attempt,
-                wait,
-            )
-            time.sleep(wait)
-
-    def _parse(self, resp: httpx.Response, expected: int) -> list[Vector]:
-        try:
-            body = resp.json()
-        except ValueError:
-            raise EmbeddingResponseError(
-                f"{self._where()} answered HTTP {resp.status_code} with a body that is not "
-                f"JSON: {_text_preview(resp)}"
-            ) from None
-        return parse_vectors(body, expected)
+    def _post(self, texts: list[str], deadline: float, *, truncate: bool) -> list[Vector]:
+        body = self._sender.post(self._body(texts, truncate), deadline)
+        return parse_vectors(body, len(texts))
 
     # -- errors -----------------------------------------------------------------------------
 
     def _where(self) -> str:
         return self.url
-
-    def _not_found(self) -> tuple[str, str]:
-        return (f"endpoint {self.url} was not found; check EMBEDDINGS_ENDPOINT", self.url_setting)
-
-    def _fatal(self, status: int, message: str, request_id: str | None) -> EmbeddingServiceError:
-        """The error for a status that retrying cannot fix, worded so a user can act on it."""
-        setting: str | None
-        if status == 401:
-            text, setting = "HF_TOKEN was rejected (missing, invalid or expired token)", "HF_TOKEN"
-        elif status == 402:
-            text = "out of credits for this HF_TOKEN's account: add credits or use a local provider"
-            setting = "HF_TOKEN"
-        elif status == 403:
-            text = (
-                f"HF_TOKEN has no access to {self.model_id} (gated model, or the token lacks "
-                "the inference permission)"
-            )
-            setting = "HF_TOKEN"
-        elif status == 404:
-            text, setting = self._not_found()
-        elif status == 400:
-            text, setting = "the server rejected the request as invalid", None
-        else:
-            text, setting = f"{self._where()} refused the request", self.url_setting
-        return EmbeddingServiceError(
-            f"{text} (HTTP {status}: {self._redact(message)})",
-            status=status,
-            request_id=request_id,
-            setting=setting,
-        )
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
@@ -347,23 +357,18 @@ class HFInferenceProvider(RemoteProvider):
     def _where(self) -> str:
         return f"HF Inference ({self.model_id})"
 
-    def _not_found(self) -> tuple[str, str]:
-        return (
-            f"model {self.model_id!r} was not found on HF Inference for feature-extraction; "
-            "check EMBEDDINGS_MODEL",
-            "EMBEDDINGS_MODEL",
-        )
-
 
 class EndpointProvider(RemoteProvider):
     """A dedicated Inference Endpoint or TEI server: POST the configured URL as-is.
 
     A URL ending in ``/v1/embeddings`` gets the OpenAI body (``{"input", "model"}``); anything
-    else gets the HF/TEI body (``{"inputs", "normalize", "truncate"}``).
+    else gets the HF/TEI body (``{"inputs", "normalize"}``, plus ``"truncate": true`` when a
+    text needs it). On first use it asks ``<root>/info`` (``embeddings.tei_info``).
     """
 
     name = "endpoint"
     url_setting = "EMBEDDINGS_ENDPOINT"
+    truncate_up_front = False
 
     def __init__(self, settings: EmbeddingSettings, *, retry: RetryPolicy | None = None) -> None:
         url = settings.endpoint.strip()
@@ -375,22 +380,22 @@ class EndpointProvider(RemoteProvider):
         _require_http_url(url, "EMBEDDINGS_ENDPOINT")
         openai = urlparse(url).path.rstrip("/").endswith("/v1/embeddings")
         model_id = settings.model.strip() or url
-        super().__init__(settings, url=url, model_id=model_id, openai=openai, retry=retry)
+        super().__init__(
+            settings,
+            url=url,
+            model_id=model_id,
+            openai=openai,
+            retry=retry,
+            info_url=info_url(url),
+        )
+        if (urlparse(url).hostname or "").endswith(HF_ENDPOINTS_DOMAIN):
+            # A scaled-to-zero endpoint answers 503 while it starts, unless asked to hold the
+            # request (Inference Endpoints autoscaling guide); hold it within our read timeout.
+            hold = max(1, int(settings.read_timeout_s * 0.8))
+            self._extra_headers[SCALE_UP_HEADER] = str(hold)
 
 
 def _require_http_url(url: str, setting: str) -> None:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise EmbeddingConfigError(f"{setting}={url!r} is not an http(s) URL", setting=setting)
-
-
-def _json_or_none(resp: httpx.Response) -> object:
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-def _text_preview(resp: httpx.Response) -> str:
-    text = " ".join(resp.text.split())
-    return (text[:200] + "…") if len(text) > 200 else (text or resp.reason_phrase)

@@ -29,6 +29,11 @@ class EmbeddingSettings:
     batch_size: int = 32
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
+    #: Text put before each search query; blank means "by model id" (see ``embeddings.prompts``),
+    #: ``none`` means no prompt at all.
+    query_prompt: str = ""
+    #: Text put before each document chunk; same rules as ``query_prompt``.
+    document_prompt: str = ""
 
 
 def resolve_provider(settings: EmbeddingSettings) -> tuple[ProviderName, str]:

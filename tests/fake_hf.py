@@ -21,6 +21,24 @@ Vectors are deterministic (:meth:`FakeHuggingFace.vector_for`), so a test can ch
 got which vector. Attributes ``dimension``, ``token_level``, ``flat_single`` and
 ``max_batch_size`` may be changed while the server runs (e.g. a wrong dimension mid-stream).
 Every response carries an ``x-request-id`` header (``fake-1``, ``fake-2``, ...).
+
+Optional behaviours, each off by default and settable while the server runs:
+
+- ``info``: a TEI ``/info`` body (:meth:`FakeHuggingFace.tei_info` builds a realistic one).
+  ``GET /info`` answers it, or 404 when it is None (an Inference Endpoint without TEI). Those
+  GETs are recorded in ``info_requests``, not ``requests``, and never consume a scripted answer.
+  With ``info`` set, ``max_client_batch_size`` is enforced with TEI's 413 message and
+  ``auto_truncate`` is the default for ``truncate``.
+- ``max_input_tokens``: a text of more "tokens" (words + 2) than this is refused with TEI's
+  ``Input validation error: `inputs` must have less than N tokens. Given: M`` (status
+  ``token_limit_status``, 413 as TEI sends it) unless the body says ``"truncate": true``; the
+  OpenAI route has no such field and answers TEI's OpenAI error shape.
+- ``known_models`` / ``model_tasks``: on the router, a model outside ``known_models`` gets a
+  plain-text 404 ``Not Found``; one whose task in ``model_tasks`` is not feature-extraction gets
+  a 400 ``Model 'x' doesn't support task 'feature-extraction'. Supported tasks: 'y'``.
+- ``paused``: every POST answers 400 ``{"error": "Bad Request: Invalid state"}``, as a paused
+  Inference Endpoint does; :meth:`FakeHuggingFace.scale_to_zero` queues the 503s of one that is
+  starting from zero.
 """
 
 from __future__ import annotations
@@ -30,6 +48,7 @@ import json
 import math
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,7 +59,10 @@ _HF_ROUTE = re.compile(r"^/hf-inference/models/(?P<model>.+)/pipeline/feature-ex
 _DEFAULT_ERRORS: dict[int, Any] = {
     400: {"error": "Bad request", "error_type": "Validation"},
     401: {"error": "Invalid credentials in Authorization header"},
-    402: {"error": "You have exceeded your monthly included credits for Inference Providers."},
+    402: {
+        "error": "You have exceeded your monthly included credits for Inference Providers. "
+        "Subscribe to PRO to get 20x more monthly included credits."
+    },
     403: {"error": "This authentication method does not have sufficient permissions"},
     404: {"error": "Not Found"},
     413: {"error": "Payload too large", "error_type": "Validation"},
@@ -48,6 +70,14 @@ _DEFAULT_ERRORS: dict[int, Any] = {
     500: {"error": "Internal Server Error"},
     503: {"error": "Model is currently loading", "estimated_time": 0.1},
 }
+#: What a paused Inference Endpoint answers (status 400).
+PAUSED_BODY = {"error": "Bad Request: Invalid state"}
+#: What the router answers for a model it does not serve (status 404, plain text).
+NOT_FOUND_TEXT = "Not Found"
+#: What an Inference Endpoint starting from zero answers meanwhile (status 503; the body is not
+#: documented, the status is).
+SCALED_TO_ZERO_TEXT = "503 Service Unavailable"
+_EMBEDDING_TASKS = frozenset({"feature-extraction", "sentence-similarity"})
 
 
 @dataclass
@@ -84,6 +114,8 @@ class FakeHuggingFace:
     ``token_level``: answer ``[n][tokens][dim]`` whose per-text mean is ``vector_for(text)``.
     ``flat_single``: answer a bare ``[dim]`` when exactly one text was sent.
     ``max_batch_size``: answer 413 to requests with more texts than this.
+    ``latency_s``: wait this long before answering (settable while running); ``max_in_flight``
+    then tells how many requests the server held at the same time, at most.
     """
 
     def __init__(
@@ -94,13 +126,29 @@ class FakeHuggingFace:
         token_level: bool = False,
         flat_single: bool = False,
         max_batch_size: int | None = None,
+        info: dict[str, Any] | None = None,
+        max_input_tokens: int | None = None,
+        token_limit_status: int = 413,
+        known_models: set[str] | None = None,
+        model_tasks: dict[str, str] | None = None,
+        paused: bool = False,
     ) -> None:
         self.token = token
         self.dimension = dimension
         self.token_level = token_level
         self.flat_single = flat_single
         self.max_batch_size = max_batch_size
+        self.info = info
+        self.max_input_tokens = max_input_tokens
+        self.token_limit_status = token_limit_status
+        self.known_models = known_models
+        self.model_tasks = dict(model_tasks or {})
+        self.paused = paused
+        self.latency_s = 0.0
+        self.max_in_flight = 0
+        self._in_flight = 0
         self.requests: list[RecordedRequest] = []
+        self.info_requests: list[RecordedRequest] = []
         self._scripted: deque[_Scripted] = deque()
         self._lock = threading.Lock()
         self._counter = 0
@@ -165,6 +213,43 @@ class FakeHuggingFace:
         with self._lock:
             self._scripted.append(_Scripted(status, body, dict(headers or {})))
 
+    def scale_to_zero(self, answers: int = 2) -> None:
+        """The next ``answers`` requests get the 503 of an endpoint starting from zero."""
+        for _ in range(answers):
+            self.fail_next(503, SCALED_TO_ZERO_TEXT)
+
+    @staticmethod
+    def tei_info(
+        *,
+        max_client_batch_size: int = 32,
+        max_batch_tokens: int = 16384,
+        max_input_length: int = 512,
+        auto_truncate: bool = False,
+        model_id: str = "sentence-transformers/all-MiniLM-L6-v2",
+    ) -> dict[str, Any]:
+        """A ``/info`` body shaped like TEI's (``router/src/lib.rs``, ``struct Info``)."""
+        return {
+            "model_id": model_id,
+            "model_sha": None,
+            "model_dtype": "float32",
+            "model_type": {"embedding": {"pooling": "mean"}},
+            "max_concurrent_requests": 512,
+            "max_input_length": max_input_length,
+            "max_batch_tokens": max_batch_tokens,
+            "max_batch_requests": None,
+            "max_client_batch_size": max_client_batch_size,
+            "auto_truncate": auto_truncate,
+            "tokenization_workers": 4,
+            "version": "1.8.0",
+            "sha": None,
+            "docker_label": None,
+        }
+
+    @staticmethod
+    def count_tokens(text: str) -> int:
+        """The fake tokenizer: one token per whitespace-separated word, plus [CLS] and [SEP]."""
+        return len(text.split()) + 2
+
     @staticmethod
     def vector_for(text: str, dimension: int = 384) -> list[float]:
         """The unit vector the server returns for ``text``: derived from sha256, deterministic."""
@@ -185,21 +270,70 @@ class FakeHuggingFace:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
+        route = path.split("?", 1)[0]
+        authorized = self.token is None or headers.get("authorization") == f"Bearer {self.token}"
+        if method == "GET" and route == "/info":
+            with self._lock:
+                self.info_requests.append(RecordedRequest(method, path, headers, body))
+            if not authorized:
+                return _Scripted(401, _DEFAULT_ERRORS[401])
+            return _Scripted(200, self.info) if self.info else _Scripted(404, NOT_FOUND_TEXT)
         with self._lock:
             self.requests.append(RecordedRequest(method, path, headers, body))
             scripted = self._scripted.popleft() if self._scripted else None
         if scripted is not None:
             return scripted
-        if self.token is not None and headers.get("authorization") != f"Bearer {self.token}":
+        if self.paused and method == "POST":
+            return _Scripted(400, PAUSED_BODY)
+        if not authorized:
             return _Scripted(401, _DEFAULT_ERRORS[401])
-        route = path.split("?", 1)[0]
         if method != "POST":
             return _Scripted(405, {"error": f"{method} not allowed"})
         if route == "/v1/embeddings":
             return self._embed(body, key="input", openai=True)
-        if route == "/embed" or _HF_ROUTE.match(route):
+        if route == "/embed":
             return self._embed(body, key="inputs", openai=False)
+        if match := _HF_ROUTE.match(route):
+            return self._router_model(match.group("model")) or self._embed(
+                body, key="inputs", openai=False
+            )
         return _Scripted(404, {"error": "Not Found"})
+
+    def _router_model(self, model: str) -> _Scripted | None:
+        """The router's answer for a model it does not serve for feature-extraction, if so."""
+        task = self.model_tasks.get(model)
+        if task is not None and task not in _EMBEDDING_TASKS:
+            message = (
+                f"Model '{model}' doesn't support task 'feature-extraction'. "
+                f"Supported tasks: '{task}'"
+            )
+            return _Scripted(400, {"error": message})
+        if task is None and self.known_models is not None and model not in self.known_models:
+            return _Scripted(404, NOT_FOUND_TEXT)
+        return None
+
+    def _too_long(self, body: Any, inputs: list[str], openai: bool) -> _Scripted | None:
+        """TEI's refusal of a text over ``max_input_tokens`` when not asked to truncate."""
+        if self.max_input_tokens is None:
+            return None
+        auto = bool(self.info and self.info.get("auto_truncate"))
+        truncate = auto if openai else body.get("truncate", auto) is True
+        if truncate:
+            return None
+        for text in inputs:
+            given = self.count_tokens(text)
+            if given > self.max_input_tokens:
+                message = (
+                    "Input validation error: `inputs` must have less than "
+                    f"{self.max_input_tokens} tokens. Given: {given}"
+                )
+                if openai:
+                    error = {"message": message, "code": self.token_limit_status}
+                    return _Scripted(self.token_limit_status, {**error, "type": "Validation"})
+                return _Scripted(
+                    self.token_limit_status, {"error": message, "error_type": "Validation"}
+                )
+        return None
 
     def _embed(self, body: Any, *, key: str, openai: bool) -> _Scripted:
         inputs = body.get(key) if isinstance(body, dict) else None
@@ -214,6 +348,12 @@ class FakeHuggingFace:
             return _Scripted(422, {"error": message, "error_type": "Validation"})
         if self.max_batch_size is not None and len(inputs) > self.max_batch_size:
             return _Scripted(413, _DEFAULT_ERRORS[413])
+        limit = self.info.get("max_client_batch_size") if self.info else None
+        if isinstance(limit, int) and len(inputs) > limit:
+            message = f"batch size {len(inputs)} > maximum allowed batch size {limit}"
+            return _Scripted(413, {"error": message, "error_type": "Validation"})
+        if refused := self._too_long(body, inputs, openai):
+            return refused
         vectors = [self.vector_for(t, self.dimension) for t in inputs]
         if openai:
             data = [
@@ -242,7 +382,15 @@ class FakeHuggingFace:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                answer = fake._respond(self.command, self.path, headers, raw)
+                with fake._lock:
+                    fake._in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake._in_flight)
+                try:
+                    answer = fake._respond(self.command, self.path, headers, raw)
+                    time.sleep(fake.latency_s)  # after recording: a timed-out request still counts
+                finally:
+                    with fake._lock:
+                        fake._in_flight -= 1
                 payload = (
                     answer.body
                     if isinstance(answer.body, bytes)

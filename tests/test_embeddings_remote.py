@@ -84,9 +84,20 @@ def test_request_is_exactly_what_the_hf_router_expects(
 def test_batches_of_batch_size(hf: FakeHuggingFace, provider: HFInferenceProvider) -> None:
     texts = [f"text number {i}" for i in range(70)]
     vectors = provider.embed_documents(texts)
-    assert [len(r.inputs) for r in hf.requests] == [32, 32, 6]
-    assert [t for r in hf.requests for t in r.inputs] == texts
-    assert_vectors(vectors, texts)
+    # Batches go out side by side (at most 4 at once), so compare them regardless of order.
+    assert sorted(len(r.inputs) for r in hf.requests) == [6, 32, 32]
+    assert sorted(t for r in hf.requests for t in r.inputs) == sorted(texts)
+    assert_vectors(vectors, texts)  # and the vectors come back in the texts' order
+
+
+def test_batches_are_sent_side_by_side_within_the_bound(
+    hf: FakeHuggingFace, provider: HFInferenceProvider
+) -> None:
+    hf.latency_s = 0.2
+    texts = [f"text number {i}" for i in range(32 * 6)]
+    assert_vectors(provider.embed_documents(texts), texts)
+    assert len(hf.requests) == 6
+    assert hf.max_in_flight == provider.retry.max_concurrency == 4
 
 
 def test_token_level_output_is_mean_pooled(
@@ -220,8 +231,9 @@ def test_server_batch_limit_is_learned(hf: FakeHuggingFace, provider: HFInferenc
     texts = [f"t{i}" for i in range(40)]
     assert_vectors(provider.embed_documents(texts), texts)
     sizes = [len(r.inputs) for r in hf.requests]
-    assert sizes[:4] == [32, 16, 8, 8]
-    assert all(s <= 8 for s in sizes[4:])
+    # Batches go out side by side, so only the refusals have a fixed order: 32, then its half.
+    assert [s for s in sizes if s > 10] == [32, 16]
+    assert all(s <= 8 for s in sizes if s <= 10)
     assert sum(s for s in sizes if s <= 10) == 40
 
 
@@ -278,8 +290,11 @@ def test_endpoint_posts_the_url_as_is_with_a_blank_model() -> None:
         assert p.name == "endpoint" and p.model_id == url
         [req] = tei.requests
         assert req.path == "/embed"
-        assert req.json == {"inputs": ["a", "b"], "normalize": True, "truncate": True}
+        # An endpoint asks for truncation only once a text needs it (see test_embeddings_info).
+        assert req.json == {"inputs": ["a", "b"], "normalize": True}
         assert "authorization" not in req.headers
+        [info] = tei.info_requests  # asked once, on first use; a 404 is fine
+        assert info.path == "/info"
 
 
 def test_endpoint_sends_the_token_when_set(hf: FakeHuggingFace) -> None:
@@ -470,3 +485,29 @@ def test_wait_hints() -> None:
     assert wait_hint(429, {"ratelimit": '"api";r=0;t=55'}, None) == 55.0
     assert wait_hint(429, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, None) == 0.0
     assert wait_hint(500, {}, {"error": "x"}) is None
+
+
+def test_read_timeout_is_retried_then_reported(hf: FakeHuggingFace) -> None:
+    hf.latency_s = 1.0
+    slow = HFInferenceProvider(
+        hf_settings(hf, read_timeout_s=0.2),
+        retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01, max_retry_wait_s=0.1),
+    )
+    try:
+        with pytest.raises(EmbeddingServiceError) as caught:
+            slow.embed_documents(["a text the server is too slow for"])
+    finally:
+        slow.close()
+    assert len(hf.requests) == 2  # a timeout is transient: tried again, then given up
+    assert "no answer within 0.2 s" in str(caught.value)
+    assert TOKEN not in str(caught.value)
+
+
+def test_slow_answer_within_the_read_timeout_succeeds(hf: FakeHuggingFace) -> None:
+    hf.latency_s = 0.3
+    patient = HFInferenceProvider(hf_settings(hf, read_timeout_s=2.0), retry=FAST)
+    try:
+        assert_vectors(patient.embed_documents(["slow but fine"]), ["slow but fine"])
+    finally:
+        patient.close()
+    assert len(hf.requests) == 1

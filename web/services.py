@@ -12,7 +12,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from embeddings.base import EmbeddingProvider
+from embeddings.cache import VectorCache, with_cache
 from embeddings.factory import build_provider
+from embeddings.prompts import resolve_prompts
 from embeddings.settings import resolve_provider
 from ingest.chunking import load_default_tokenizer
 from ingest.jobs import JobManager
@@ -47,7 +49,8 @@ def open_services(
     """Open the store, the embeddings provider and what is built on them; close all on exit.
 
     A caller may hand in an already loaded ``embedder`` (tests share one model across apps);
-    it then stays open, since its owner closes it.
+    it then stays open, since its owner closes it. Either way, with ``EMBEDDINGS_CACHE`` on,
+    document vectors go through the vector cache in the data folder (``embeddings.cache``).
     """
     with ExitStack() as stack:
         embedding_settings = settings.embeddings()
@@ -63,6 +66,17 @@ def open_services(
             embedder = build_provider(embedding_settings)
             stack.callback(embedder.close)
         log.info("embeddings: provider %s (%s), model %s", provider_name, reason, embedder.model_id)
+        prompts = resolve_prompts(
+            embedding_settings.model,
+            embedding_settings.query_prompt,
+            embedding_settings.document_prompt,
+        )
+        log.info("embeddings: prompts: %s", prompts.describe())
+        if settings.embeddings_cache:
+            cache = VectorCache(settings.embeddings_cache_path)
+            stack.callback(cache.close)
+            embedder = with_cache(embedder, cache)
+            log.info("embeddings: vector cache %s", cache.path)
         guard = CollectionGuard(store, embedder)
         sparse = Bm25Encoder()
         originals = OriginalFiles(settings.files_dir)

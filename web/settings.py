@@ -38,10 +38,20 @@ class Settings(BaseSettings):
     embeddings_endpoint: str = Field("", alias="EMBEDDINGS_ENDPOINT")
     hf_inference_base_url: str = Field(DEFAULT_HF_INFERENCE_BASE_URL, alias="HF_INFERENCE_BASE_URL")
     embeddings_batch_size: int = Field(32, alias="EMBEDDINGS_BATCH_SIZE", ge=1)
+    # Blank: by model id (embeddings.prompts); "none": no prompt; else used as given.
+    embeddings_query_prompt: str = Field("", alias="EMBEDDINGS_QUERY_PROMPT")
+    embeddings_document_prompt: str = Field("", alias="EMBEDDINGS_DOCUMENT_PROMPT")
+    # on/off (also true/false, 1/0): the vector cache in SEMSEARCH_DATA_DIR.
+    embeddings_cache: bool = Field(True, alias="EMBEDDINGS_CACHE")
 
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def embeddings_cache_path(self) -> Path:
+        """The vector cache (``embeddings.cache``), next to the store so it moves with it."""
+        return self.data_dir / "embeddings-cache.sqlite"
 
     @property
     def files_dir(self) -> Path:
@@ -57,6 +67,9 @@ class Settings(BaseSettings):
             token=self.hf_token,
             hf_inference_base_url=self.hf_inference_base_url.rstrip("/"),
             batch_size=self.embeddings_batch_size,
+            # Not stripped: a prompt's trailing space is part of it.
+            query_prompt=self.embeddings_query_prompt,
+            document_prompt=self.embeddings_document_prompt,
         )
 
     def chunking(self) -> ChunkingSettings:

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from embeddings.check import ConnectionReport, check_connection
+from embeddings.prompts import resolve_prompts
 from embeddings.settings import resolve_provider
 from web.deps import ServicesDep, require_api_key
 from web.services import Services
@@ -35,6 +36,8 @@ class EmbeddingsConfig(BaseModel):
     endpoint: str
     token: str
     dimension: int | None
+    prompts: str
+    cache: str
 
 
 @api.get("/health", response_model=Health)
@@ -59,6 +62,12 @@ def embeddings_config(services: Services) -> EmbeddingsConfig:
         endpoint=settings.endpoint,
         token=mask(settings.token.get_secret_value()),
         dimension=info.dimension if info else None,
+        prompts=resolve_prompts(
+            settings.model, settings.query_prompt, settings.document_prompt
+        ).describe(),
+        cache=str(services.settings.embeddings_cache_path)
+        if services.settings.embeddings_cache
+        else "off",
     )
 
 

@@ -1,0 +1,179 @@
+"""Turning a failed embeddings request into an error a user can act on.
+
+Each case gets its own message naming the setting to change, with the ``x-request-id`` when the
+server sent one. What the real services answer, and where that was found:
+
+* wrong or expired token: 401 ``{"error": "Invalid credentials in Authorization header"}``
+  (huggingface/huggingface_hub#3368);
+* out of credits: 402 ``{"error": "You have exceeded your monthly included credits for
+  Inference Providers. Subscribe to PRO to get 20x more monthly included credits."}``;
+* a model HF Inference does not serve: 404 with a plain-text ``Not Found`` body
+  (discuss.huggingface.co, "404 Not Found / Unexpected Token 'N' on Serverless Inference
+  Router");
+* a model that is not a feature-extraction model: huggingface_hub checks the router's mapping
+  and says ``Model 'x' doesn't support task 'feature-extraction'. Supported tasks: '…'``
+  (huggingface/huggingface_hub#2967); the legacy API answered ``{"error": "… is not a valid
+  pipeline"}`` (huggingface/huggingface.js#1120). Both wordings are recognised, on 400, 404 or 422;
+* a paused Inference Endpoint: 400 ``Bad Request: Invalid state`` (elastic/elasticsearch#112033);
+* an endpoint scaled to zero: 503 while a replica starts (Inference Endpoints autoscaling guide;
+  502 in 2023, huggingface/huggingface_hub#1605), retried like other 5xx, and worded here when
+  the retries run out;
+* a model still loading: 503 ``{"error", "estimated_time"}``, waited for (``embeddings.retry``);
+* unreachable: connection refused, a host name that does not resolve, or a connect timeout.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from embeddings.errors import EmbeddingServiceError
+
+_NOT_EMBEDDINGS = re.compile(
+    r"doesn'?t support task|does not support task|not a valid pipeline|not a valid task"
+    r"|not supported for task|is not a feature[- ]extraction",
+    re.IGNORECASE,
+)
+_PAUSED = re.compile(r"invalid state|endpoint is paused|\bpaused\b", re.IGNORECASE)
+_DNS_WORDS = re.compile(
+    r"name or service not known|nodename nor servname|getaddrinfo failed"
+    r"|temporary failure in name resolution|no address associated",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Where:
+    """Who was asked: the provider kind, how to name it, the model, and the URL's setting."""
+
+    provider: str
+    label: str
+    model_id: str
+    url_setting: str
+
+
+def http_error(
+    where: Where, status: int, message: str, request_id: str | None
+) -> EmbeddingServiceError:
+    """The error for a status that retrying cannot fix (``message`` is already redacted)."""
+    setting: str | None
+    if status in (400, 404, 422) and _NOT_EMBEDDINGS.search(message):
+        text = (
+            f"EMBEDDINGS_MODEL={where.model_id!r} is not a feature-extraction (embeddings) "
+            "model; choose a sentence-transformers model such as "
+            "sentence-transformers/all-MiniLM-L6-v2 or BAAI/bge-small-en-v1.5"
+        )
+        setting = "EMBEDDINGS_MODEL"
+    elif status == 400 and where.provider == "endpoint" and _PAUSED.search(message):
+        text = (
+            f"the Inference Endpoint at {where.label} is paused: resume it in its settings on "
+            "https://endpoints.huggingface.co (or change EMBEDDINGS_ENDPOINT)"
+        )
+        setting = "EMBEDDINGS_ENDPOINT"
+    elif status == 401:
+        text = (
+            f"HF_TOKEN was rejected by {where.label} (missing, invalid or expired token); "
+            "create one at https://huggingface.co/settings/tokens"
+        )
+        setting = "HF_TOKEN"
+    elif status == 402:
+        text = (
+            "out of credits for this HF_TOKEN's account: add credits or a PRO plan on "
+            "huggingface.co, or use EMBEDDINGS_PROVIDER=local"
+        )
+        setting = "HF_TOKEN"
+    elif status == 403:
+        text = (
+            f"HF_TOKEN has no access to {where.model_id} (gated model, or the token lacks "
+            "the inference permission)"
+        )
+        setting = "HF_TOKEN"
+    elif status == 404 and where.provider == "hf-inference":
+        text = (
+            f"model {where.model_id!r} was not found on HF Inference for feature-extraction "
+            "(a typo, or a model HF Inference does not serve); check EMBEDDINGS_MODEL"
+        )
+        setting = "EMBEDDINGS_MODEL"
+    elif status == 404:
+        text = f"endpoint {where.label} was not found; check EMBEDDINGS_ENDPOINT"
+        setting = where.url_setting
+    elif status == 400:
+        text, setting = f"{where.label} rejected the request as invalid", None
+    else:
+        text, setting = f"{where.label} refused the request", where.url_setting
+    return EmbeddingServiceError(
+        f"{text} (HTTP {status}: {message})", status=status, request_id=request_id, setting=setting
+    )
+
+
+def unreachable(where: Where, url: str, exc: httpx.TransportError) -> EmbeddingServiceError:
+    """Connection refused, a name that does not resolve, or no connection in time."""
+    host = urlsplit(url).hostname or url
+    if isinstance(exc, httpx.ConnectTimeout):
+        why = "no connection within the connect timeout (a firewall, or the host is down)"
+    elif _is_dns_failure(exc):
+        why = f"the host name {host!r} does not resolve (a typo, or no network/DNS)"
+    elif _is_refused(exc):
+        why = "connection refused (is the server running, on that port?)"
+    else:
+        why = f"{type(exc).__name__}: {exc}"
+    return EmbeddingServiceError(
+        f"cannot reach {url}: {why}; check {where.url_setting}", setting=where.url_setting
+    )
+
+
+def gave_up(
+    where: Where,
+    *,
+    why: str,
+    problem: str,
+    status: int | None,
+    loading: bool,
+    request_id: str | None,
+) -> EmbeddingServiceError:
+    """Retries ran out: say what the last answer most likely means."""
+    hint = ""
+    setting = where.url_setting
+    if loading:
+        hint = (
+            "; the model is still loading on the server: try again in a minute, or pick an "
+            "EMBEDDINGS_MODEL that is already warm"
+        )
+        setting = "EMBEDDINGS_MODEL"
+    elif status in (502, 503) and where.provider == "endpoint":
+        hint = (
+            "; an Inference Endpoint scaled to zero answers 503 while a replica starts, which "
+            "takes minutes: try again shortly, and check the endpoint's state "
+            f"({where.url_setting})"
+        )
+    elif status == 429:
+        hint = "; rate limited: wait, or lower SEMSEARCH_INGEST_WORKERS"
+    return EmbeddingServiceError(
+        f"{where.label} still failing after {why}: {problem}{hint}",
+        status=status,
+        request_id=request_id,
+        setting=setting,
+    )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    return any(isinstance(e, socket.gaierror) or _DNS_WORDS.search(str(e)) for e in _causes(exc))
+
+
+def _is_refused(exc: BaseException) -> bool:
+    return any(
+        isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower() for e in _causes(exc)
+    )
