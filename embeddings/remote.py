@@ -38,7 +38,7 @@ from embeddings.errors import (
 from embeddings.prompts import resolve_prompts
 from embeddings.request import Sender, TooLarge, TooLong
 from embeddings.retry import RetryPolicy
-from embeddings.settings import EmbeddingSettings
+from embeddings.settings import EmbeddingSettings, require_http_url
 from embeddings.tei_info import TeiInfo, fetch_info, info_url
 from embeddings.wire import parse_vectors
 
@@ -344,7 +344,7 @@ class HFInferenceProvider(RemoteProvider):
                 setting="HF_TOKEN",
             )
         base = settings.hf_inference_base_url.strip().rstrip("/")
-        _require_http_url(base, "HF_INFERENCE_BASE_URL")
+        require_http_url(base, "HF_INFERENCE_BASE_URL")
         if urlparse(base).hostname == RETIRED_HOST:
             raise EmbeddingConfigError(
                 f"{RETIRED_HOST} is retired; set HF_INFERENCE_BASE_URL to "
@@ -377,7 +377,7 @@ class EndpointProvider(RemoteProvider):
                 "EMBEDDINGS_ENDPOINT is not set; the endpoint provider needs its URL",
                 setting="EMBEDDINGS_ENDPOINT",
             )
-        _require_http_url(url, "EMBEDDINGS_ENDPOINT")
+        require_http_url(url, "EMBEDDINGS_ENDPOINT")
         openai = urlparse(url).path.rstrip("/").endswith("/v1/embeddings")
         model_id = settings.model.strip() or url
         super().__init__(
@@ -393,9 +393,3 @@ class EndpointProvider(RemoteProvider):
             # request (Inference Endpoints autoscaling guide); hold it within our read timeout.
             hold = max(1, int(settings.read_timeout_s * 0.8))
             self._extra_headers[SCALE_UP_HEADER] = str(hold)
-
-
-def _require_http_url(url: str, setting: str) -> None:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise EmbeddingConfigError(f"{setting}={url!r} is not an http(s) URL", setting=setting)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import SecretStr
+
+from embeddings.errors import EmbeddingConfigError
 
 ProviderName = Literal["local", "hf-inference", "endpoint"]
 PROVIDERS: tuple[ProviderName, ...] = ("local", "hf-inference", "endpoint")
@@ -41,8 +44,6 @@ def resolve_provider(settings: EmbeddingSettings) -> tuple[ProviderName, str]:
     explicit = settings.provider.strip().lower()
     if explicit:
         if explicit not in PROVIDERS:
-            from embeddings.errors import EmbeddingConfigError
-
             raise EmbeddingConfigError(
                 f"EMBEDDINGS_PROVIDER={explicit!r} is not one of {', '.join(PROVIDERS)}",
                 setting="EMBEDDINGS_PROVIDER",
@@ -53,3 +54,10 @@ def resolve_provider(settings: EmbeddingSettings) -> tuple[ProviderName, str]:
     if settings.token.get_secret_value().strip():
         return "hf-inference", "HF_TOKEN is set and EMBEDDINGS_ENDPOINT is not"
     return "local", "neither EMBEDDINGS_ENDPOINT nor HF_TOKEN is set"
+
+
+def require_http_url(url: str, setting: str) -> None:
+    """Refuse a URL that is not http(s) when the provider is built, naming the setting."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise EmbeddingConfigError(f"{setting}={url!r} is not an http(s) URL", setting=setting)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures of the HTTP-provider tests (the fake HF server), shared by several modules.
+pytest_plugins = ["tests.remote_support"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_EVAL = REPO_ROOT.parent / "shared" / "eval"
 PDFS = SHARED_EVAL / "pdfs"

@@ -55,48 +55,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from tests.fake_hf_wire import (
+    DEFAULT_ERRORS,
+    EMBEDDING_TASKS,
+    NOT_FOUND_TEXT,
+    PAUSED_BODY,
+    SCALED_TO_ZERO_TEXT,
+    RecordedRequest,
+)
+
 _HF_ROUTE = re.compile(r"^/hf-inference/models/(?P<model>.+)/pipeline/feature-extraction/?$")
-_DEFAULT_ERRORS: dict[int, Any] = {
-    400: {"error": "Bad request", "error_type": "Validation"},
-    401: {"error": "Invalid credentials in Authorization header"},
-    402: {
-        "error": "You have exceeded your monthly included credits for Inference Providers. "
-        "Subscribe to PRO to get 20x more monthly included credits."
-    },
-    403: {"error": "This authentication method does not have sufficient permissions"},
-    404: {"error": "Not Found"},
-    413: {"error": "Payload too large", "error_type": "Validation"},
-    429: {"error": "Rate limit reached. Please retry later."},
-    500: {"error": "Internal Server Error"},
-    503: {"error": "Model is currently loading", "estimated_time": 0.1},
-}
-#: What a paused Inference Endpoint answers (status 400).
-PAUSED_BODY = {"error": "Bad Request: Invalid state"}
-#: What the router answers for a model it does not serve (status 404, plain text).
-NOT_FOUND_TEXT = "Not Found"
-#: What an Inference Endpoint starting from zero answers meanwhile (status 503; the body is not
-#: documented, the status is).
-SCALED_TO_ZERO_TEXT = "503 Service Unavailable"
-_EMBEDDING_TASKS = frozenset({"feature-extraction", "sentence-similarity"})
-
-
-@dataclass
-class RecordedRequest:
-    """One request as the server received it (header names lower-cased)."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    json: Any
-
-    @property
-    def inputs(self) -> list[str]:
-        """The texts sent, whatever the body shape (``inputs`` or OpenAI ``input``)."""
-        body: dict[str, Any] = self.json if isinstance(self.json, dict) else {}
-        value = body.get("inputs", body.get("input"))
-        if isinstance(value, str):
-            return [value]
-        return [str(v) for v in value] if isinstance(value, list) else []
 
 
 @dataclass
@@ -209,7 +177,7 @@ class FakeHuggingFace:
         A status of 200 with ``{"error": ...}`` scripts the "error in a success" case.
         """
         if body is None:
-            body = _DEFAULT_ERRORS.get(status, {"error": f"HTTP {status}"})
+            body = DEFAULT_ERRORS.get(status, {"error": f"HTTP {status}"})
         with self._lock:
             self._scripted.append(_Scripted(status, body, dict(headers or {})))
 
@@ -276,7 +244,7 @@ class FakeHuggingFace:
             with self._lock:
                 self.info_requests.append(RecordedRequest(method, path, headers, body))
             if not authorized:
-                return _Scripted(401, _DEFAULT_ERRORS[401])
+                return _Scripted(401, DEFAULT_ERRORS[401])
             return _Scripted(200, self.info) if self.info else _Scripted(404, NOT_FOUND_TEXT)
         with self._lock:
             self.requests.append(RecordedRequest(method, path, headers, body))
@@ -286,7 +254,7 @@ class FakeHuggingFace:
         if self.paused and method == "POST":
             return _Scripted(400, PAUSED_BODY)
         if not authorized:
-            return _Scripted(401, _DEFAULT_ERRORS[401])
+            return _Scripted(401, DEFAULT_ERRORS[401])
         if method != "POST":
             return _Scripted(405, {"error": f"{method} not allowed"})
         if route == "/v1/embeddings":
@@ -302,7 +270,7 @@ class FakeHuggingFace:
     def _router_model(self, model: str) -> _Scripted | None:
         """The router's answer for a model it does not serve for feature-extraction, if so."""
         task = self.model_tasks.get(model)
-        if task is not None and task not in _EMBEDDING_TASKS:
+        if task is not None and task not in EMBEDDING_TASKS:
             message = (
                 f"Model '{model}' doesn't support task 'feature-extraction'. "
                 f"Supported tasks: '{task}'"
@@ -347,7 +315,7 @@ class FakeHuggingFace:
             message = f"Failed to deserialize the JSON body: `{key}` must be a string or strings"
             return _Scripted(422, {"error": message, "error_type": "Validation"})
         if self.max_batch_size is not None and len(inputs) > self.max_batch_size:
-            return _Scripted(413, _DEFAULT_ERRORS[413])
+            return _Scripted(413, DEFAULT_ERRORS[413])
         limit = self.info.get("max_client_batch_size") if self.info else None
         if isinstance(limit, int) and len(inputs) > limit:
             message = f"batch size {len(inputs)} > maximum allowed batch size {limit}"

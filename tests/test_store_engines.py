@@ -1,0 +1,75 @@
+"""What only one engine has: Edge's folder on disk and its one-process lock, the server's URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from search.client_store import ClientStore
+from search.edge_store import EdgeStore
+from search.errors import ModelMismatchError, StoreUnavailableError
+from search.factory import open_store
+from search.store import CollectionInfo
+from tests.test_store_contract import CHUNK_COUNT, DIM, INFO, ZEPPELIN, corpus_points, search
+
+
+def test_edge_data_persists_after_reopen(tmp_path: Path) -> None:
+    folder = tmp_path / "shard"
+    first = EdgeStore(folder)
+    first.ensure_collection(INFO)
+    first.upsert(corpus_points())
+    first.delete({"doc_id": "doc-food"})
+    first.close()
+
+    again = EdgeStore(folder)
+    try:
+        assert again.collection_info() == INFO
+        assert again.count({"kind": "chunk"}) == CHUNK_COUNT - 1
+        assert search(again, "keyword", text="zeppelin") == [ZEPPELIN]
+        again.ensure_collection(INFO)
+        with pytest.raises(ModelMismatchError, match=str(folder)):
+            again.ensure_collection(CollectionInfo(model="test/model-b", dimension=DIM))
+    finally:
+        again.close()
+
+
+def test_edge_second_handle_on_the_same_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "shard"
+    first = EdgeStore(folder)
+    first.ensure_collection(INFO)
+    try:
+        with pytest.raises(StoreUnavailableError) as caught:
+            EdgeStore(folder)
+        assert str(folder) in caught.value.message
+        assert "semsearch serve" in caught.value.message
+        assert "WouldBlock" not in caught.value.message
+    finally:
+        first.close()
+    reopened = EdgeStore(folder)  # the lock goes with close()
+    assert reopened.collection_info() == INFO
+    reopened.close()
+
+
+def test_factory_picks_the_engine(tmp_path: Path) -> None:
+    edge = open_store(data_dir=tmp_path, qdrant_url=None, qdrant_api_key=None, collection="c1")
+    server = open_store(
+        data_dir=tmp_path, qdrant_url=":memory:", qdrant_api_key=None, collection="c1"
+    )
+    try:
+        assert (edge.engine, server.engine) == ("edge", "server")
+        edge.ensure_collection(INFO)
+        assert (tmp_path / "qdrant" / "c1").is_dir()
+    finally:
+        edge.close()
+        server.close()
+
+
+def test_unreachable_server_names_qdrant_url() -> None:
+    # Port 9 (discard): nothing listens there.
+    unreachable = ClientStore("http://127.0.0.1:9", None, "documents", check_compatibility=False)
+    try:
+        with pytest.raises(StoreUnavailableError, match=r"QDRANT_URL=http://127\.0\.0\.1:9"):
+            unreachable.count()
+    finally:
+        unreachable.close()
