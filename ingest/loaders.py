@@ -2,7 +2,7 @@
 
 ``check_upload`` looks only at the name, the size and the first bytes, so the API can answer
 400/413/415 before any parsing. The type is judged by content as well as by extension: a
-renamed executable must not reach a parser, and a PDF must look like one.
+renamed executable must not reach a parser, a PDF must look like one, and a DOCX must be a ZIP.
 ``load_document`` then dispatches by extension to one loader per format.
 """
 
@@ -13,6 +13,8 @@ import posixpath
 import unicodedata
 from collections.abc import Callable
 
+from ingest.csv_format import load_csv
+from ingest.docx_format import load_docx
 from ingest.errors import DocumentParseError, RejectedFileError
 from ingest.extracted import Extracted
 from ingest.html_format import load_html
@@ -25,6 +27,11 @@ from ingest.text_sniff import binary_reason
 PDF_MAGIC = b"%PDF-"
 # The PDF spec tolerates a little junk before the header, and so do readers; so do we.
 PDF_MAGIC_WINDOW = 1024
+# A DOCX is a ZIP archive, and a ZIP starts with a local file header.
+ZIP_MAGIC = b"PK\x03\x04"
+# Word 97-2003 .doc files (OLE compound documents), often renamed to .docx by hand.
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 MIME_TYPES: dict[str, str] = {
     ".pdf": "application/pdf",
@@ -33,6 +40,8 @@ MIME_TYPES: dict[str, str] = {
     ".markdown": "text/markdown",
     ".html": "text/html",
     ".htm": "text/html",
+    ".docx": DOCX_MIME,
+    ".csv": "text/csv",
 }
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(MIME_TYPES)
 
@@ -41,6 +50,8 @@ _LOADERS: dict[str, Callable[[str, bytes], Extracted]] = {
     "text/plain": load_text,
     "text/markdown": load_markdown,
     "text/html": load_html,
+    DOCX_MIME: load_docx,
+    "text/csv": load_csv,
 }
 
 FALLBACK_FILENAME = "upload"
@@ -80,6 +91,13 @@ def check_upload(filename: str, size: int, head: bytes, *, max_bytes: int) -> No
             raise RejectedFileError(
                 filename, "not a PDF: the content does not start with %PDF-", status=415
             )
+        return
+    if ext == ".docx":
+        if not head.startswith(ZIP_MAGIC):
+            why = "not a DOCX: the content is not a ZIP archive, which every DOCX is"
+            if head.startswith(OLE_MAGIC):
+                why += " (it looks like an old .doc file: save it as .docx in Word)"
+            raise RejectedFileError(filename, why, status=415)
         return
     reason = binary_reason(head)
     if reason is not None:

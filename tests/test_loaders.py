@@ -263,7 +263,11 @@ def test_check_upload_accepts_good_files(eval_pdfs: Path) -> None:
     check_upload("notes.txt", 5, b"hello", max_bytes=MB)
     check_upload("page.htm", 6, b"<html>", max_bytes=MB)
     check_upload("colours.log.md", 9, b"\x1b[31mred\n", max_bytes=MB)
-    assert {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"} == SUPPORTED_EXTENSIONS
+    check_upload("report.docx", 8, b"PK\x03\x04rest", max_bytes=MB)
+    check_upload("people.csv", 9, b"name,age\n", max_bytes=MB)
+    assert {
+        *(".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".csv")
+    } == SUPPORTED_EXTENSIONS
 
 
 def test_check_upload_rejects_empty_large_and_unsupported() -> None:
@@ -274,7 +278,7 @@ def test_check_upload_rejects_empty_large_and_unsupported() -> None:
     assert "2 MB" in caught.value.reason
     assert "SEMSEARCH_MAX_UPLOAD_MB" in caught.value.reason
     assert _status("setup.exe", b"MZ\x90\x00") == 415
-    assert _status("archive.docx", b"PK\x03\x04") == 415
+    assert _status("archive.zip", b"PK\x03\x04") == 415
     assert _status("README", b"plain text") == 415
 
 
