@@ -2,7 +2,9 @@
 
 Jobs live in this process's memory: they report progress while a file is worked on. What is
 done is recorded in the store itself (the document point), so nothing depends on them surviving
-a restart.
+a restart. A worker takes every job queued at that moment (up to ``JOBS_PER_RUN``) and ingests
+them in one ``IngestPipeline.ingest_many`` run, so that a folder uploaded as many small files
+shares embedding batches instead of embedding one or two chunks at a time.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +25,8 @@ from ingest.pipeline import IngestOutcome, IngestPipeline
 JobStatus = Literal["queued", "processing", "done", "failed"]
 # How many finished jobs are remembered for the pages and the API.
 KEEP_FINISHED = 500
+# The most queued jobs one worker takes into a single ingest_many run.
+JOBS_PER_RUN = 64
 
 
 class JobInfo(BaseModel):
@@ -74,12 +79,13 @@ class _Job:
 
 
 class JobManager:
-    """Runs `IngestPipeline.ingest` for each submitted file on a bounded thread pool."""
+    """Runs submitted files through `IngestPipeline.ingest_many` on a bounded thread pool."""
 
     def __init__(self, pipeline: IngestPipeline, *, workers: int = 1) -> None:
         self._pipeline = pipeline
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
         self._jobs: dict[str, _Job] = {}
+        self._queue: deque[_Job] = deque()
         self._lock = threading.Lock()
 
     def submit(self, filename: str, data: bytes) -> JobInfo:
@@ -91,8 +97,9 @@ class JobManager:
         )
         with self._lock:
             self._jobs[job.id] = job
+            self._queue.append(job)
             self._forget_old()
-        self._pool.submit(self._run, job)
+        self._pool.submit(self._run)
         return job.info()
 
     def get(self, job_id: str) -> JobInfo | None:
@@ -118,26 +125,43 @@ class JobManager:
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, job: _Job) -> None:
-        job.status = "processing"
+    def _run(self) -> None:
+        """Ingest the jobs queued now in one run (none left: an earlier run took them)."""
+        with self._lock:
+            batch = [self._queue.popleft() for _ in range(min(len(self._queue), JOBS_PER_RUN))]
+        if not batch:
+            return
+        for job in batch:
+            job.status = "processing"
 
-        def progress(stage: str, done: int, total: int) -> None:
+        def progress(index: int, stage: str, done: int, total: int) -> None:
+            job = batch[index]
             job.stage, job.done, job.total = stage, done, total
 
+        finished = 0
         try:
-            outcome = self._pipeline.ingest(job.filename, job.data, progress=progress)
-        except Exception as error:  # a bug or an unreachable store: the job fails, the pool lives
-            outcome = IngestOutcome(filename=job.filename, status="failed", error=str(error))
-        job.outcome = outcome
-        job.data = b""
-        job.stage = "failed" if outcome.status == "failed" else "done"
-        job.finished_at = _now()
-        job.status = "failed" if outcome.status == "failed" else "done"
+            files = ((job.filename, job.data) for job in batch)
+            for outcome in self._pipeline.ingest_many(files, progress=progress):
+                _finish(batch[finished], outcome)
+                finished += 1
+        except Exception as error:  # a bug or an unreachable store: the jobs fail, the pool lives
+            for job in batch[finished:]:
+                _finish(
+                    job, IngestOutcome(filename=job.filename, status="failed", error=str(error))
+                )
 
     def _forget_old(self) -> None:
         finished = [j.id for j in self._jobs.values() if j.status in ("done", "failed")]
         for job_id in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._jobs[job_id]
+
+
+def _finish(job: _Job, outcome: IngestOutcome) -> None:
+    job.outcome = outcome
+    job.data = b""
+    job.stage = "failed" if outcome.status == "failed" else "done"
+    job.finished_at = _now()
+    job.status = "failed" if outcome.status == "failed" else "done"
 
 
 def _now() -> str:

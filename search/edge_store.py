@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -58,6 +59,7 @@ class EdgeStore:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._lock = threading.RLock()
+        self._deferring = threading.local()  # per thread: depth of deferred_flush blocks
         self._closed = False
         self._shard: qe.EdgeShard | None = None
         if _holds_shard(path):
@@ -106,7 +108,7 @@ class EdgeStore:
         with self._lock:
             shard = self._require_shard()
             shard.update(qe.UpdateOperation.upsert_points(edge_points))
-            shard.flush()
+            self._flush_unless_deferred(shard)
 
     def delete(self, where: Where) -> None:
         if not where:
@@ -117,7 +119,28 @@ class EdgeStore:
             if self._shard is None:
                 return
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
-            self._shard.flush()
+            self._flush_unless_deferred(self._shard)
+
+    @contextmanager
+    def deferred_flush(self) -> Iterator[None]:
+        """This thread's writes inside the block are flushed once, when it ends (also on an
+        error), instead of after every call: writes are durable when the block returns. Other
+        threads' writes still flush as usual; the lock is not held across the block, so
+        searches go on meanwhile."""
+        depth = getattr(self._deferring, "depth", 0)
+        self._deferring.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._deferring.depth = depth
+            if depth == 0:
+                with self._lock:
+                    if self._shard is not None and not self._closed:
+                        self._shard.flush()
+
+    def _flush_unless_deferred(self, shard: qe.EdgeShard) -> None:
+        if not getattr(self._deferring, "depth", 0):
+            shard.flush()
 
     # -- reads -------------------------------------------------------------------------------
 

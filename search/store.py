@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
@@ -134,3 +135,21 @@ class VectorStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class DefersFlush(Protocol):
+    """A store whose writes each flush to disk by default, and which can flush once for many.
+
+    Qdrant Edge flushes its segments after every upsert and delete so that each call is durable
+    on return; that costs about 10 ms a call, more than embedding a short document. Within
+    ``deferred_flush()`` the calling thread's writes are flushed once, when the block ends.
+    """
+
+    def deferred_flush(self) -> AbstractContextManager[None]: ...
+
+
+def deferred_flush(store: VectorStore) -> AbstractContextManager[None]:
+    """The store's ``deferred_flush()``, or a no-op for stores whose writes need no flush
+    (qdrant-client waits for each write anyway)."""
+    return store.deferred_flush() if isinstance(store, DefersFlush) else nullcontext()

@@ -113,6 +113,8 @@ class FakeHuggingFace:
         self.model_tasks = dict(model_tasks or {})
         self.paused = paused
         self.latency_s = 0.0
+        #: (marker, status, body): refuse every embedding request holding a text with ``marker``.
+        self.refuse_texts_with: tuple[str, int, Any] | None = None
         self.max_in_flight = 0
         self._in_flight = 0
         self.requests: list[RecordedRequest] = []
@@ -251,6 +253,9 @@ class FakeHuggingFace:
             scripted = self._scripted.popleft() if self._scripted else None
         if scripted is not None:
             return scripted
+        refusal = self.refuse_texts_with
+        if refusal and any(refusal[0] in text for text in self.requests[-1].inputs):
+            return _Scripted(refusal[1], refusal[2])
         if self.paused and method == "POST":
             return _Scripted(400, PAUSED_BODY)
         if not authorized:

@@ -111,14 +111,19 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Files and folders")
     ):
         overall = progress.add_task("files", total=len(files))
         current = progress.add_task("", total=1)
-        for path in files:
 
-            def report(stage: str, done: int, total: int, name: str = path.name) -> None:
-                progress.update(
-                    current, description=f"{name}: {stage}", completed=done, total=total or 1
-                )
+        def report(index: int, stage: str, done: int, total: int) -> None:
+            progress.update(
+                current,
+                description=f"{files[index].name}: {stage}",
+                completed=done,
+                total=total or 1,
+            )
 
-            outcomes.append(services.pipeline.ingest(path.name, path.read_bytes(), progress=report))
+        # Files are read as the pipeline asks for them; their chunks are embedded together.
+        read = ((path.name, path.read_bytes()) for path in files)
+        for outcome in services.pipeline.ingest_many(read, progress=report):
+            outcomes.append(outcome)
             progress.advance(overall)
     _summary(outcomes)
     if missing or any(o.status == "failed" for o in outcomes):
