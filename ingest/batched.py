@@ -185,12 +185,18 @@ def _finish_ready(
 
 
 def _outcome(item: Prepared, status: Literal["done", "unchanged"]) -> IngestOutcome:
-    document = item.document
+    return document_outcome(item.document, status, len(item.chunks))
+
+
+def document_outcome(
+    document: Document, status: Literal["done", "unchanged"], chunks: int
+) -> IngestOutcome:
+    """The outcome of a file that loaded: written now, or found already indexed."""
     return IngestOutcome(
         filename=document.filename,
         status=status,
         doc_id=document.doc_id,
         title=document.title,
         pages=document.pages,
-        chunks=len(item.chunks),
+        chunks=chunks,
     )

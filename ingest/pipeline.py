@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Literal
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from ingest.batched import (
     IngestOutcome,
     Prepared,
     ProgressCallback,
+    document_outcome,
     ingest_batched,
 )
 from ingest.chunking import ChunkingSettings, Tokenizer, chunk_document
@@ -112,7 +112,7 @@ class IngestPipeline:
             document = load_document(name, data)
             existing = find_document(self._store, document.doc_id)
             if existing is not None and existing.status == "done":
-                return _outcome(document, "unchanged", existing.chunks)
+                return document_outcome(document, "unchanged", existing.chunks)
             chunks = chunk_document(document, self._tokenizer, self._chunking)
             self._guard.ensure()  # may ask a remote provider its dimension: EmbeddingError
         except (IngestError, EmbeddingError) as error:
@@ -191,17 +191,4 @@ def _document_point(
             "error": None,
             "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
-    )
-
-
-def _outcome(
-    document: Document, status: Literal["done", "unchanged"], chunks: int
-) -> IngestOutcome:
-    return IngestOutcome(
-        filename=document.filename,
-        status=status,
-        doc_id=document.doc_id,
-        title=document.title,
-        pages=document.pages,
-        chunks=chunks,
     )

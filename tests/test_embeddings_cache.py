@@ -14,22 +14,12 @@ from embeddings.base import Vector
 from embeddings.cache import CachedProvider, VectorCache, unwrap, with_cache
 from embeddings.check import check_connection
 from embeddings.remote import HFInferenceProvider
-from embeddings.retry import RetryPolicy
 from embeddings.settings import EmbeddingSettings
 from tests.apphelpers import wait_for_job
 from tests.fake_hf import FakeHuggingFace, RecordedRequest
+from tests.remote_support import FAST, MODEL, TOKEN, hf_settings
 from web.app import create_app
 from web.settings import Settings
-
-TOKEN = "hf_cacheTOKEN0123456789"
-MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-FAST = RetryPolicy(max_attempts=3, backoff_base_s=0.01, max_retry_wait_s=0.5, deadline_s=10.0)
-
-
-@pytest.fixture
-def hf() -> Iterator[FakeHuggingFace]:
-    with FakeHuggingFace(token=TOKEN) as server:
-        yield server
 
 
 @pytest.fixture
@@ -40,13 +30,7 @@ def cache(tmp_path: Path) -> Iterator[VectorCache]:
 
 
 def cached(server: FakeHuggingFace, cache: VectorCache, **overrides: object) -> CachedProvider:
-    values: dict[str, object] = {
-        "model": MODEL,
-        "token": SecretStr(TOKEN),
-        "hf_inference_base_url": server.base_url,
-    }
-    values.update(overrides)
-    inner = HFInferenceProvider(EmbeddingSettings(**values), retry=FAST)  # type: ignore[arg-type]
+    inner = HFInferenceProvider(hf_settings(server, **overrides), retry=FAST)
     return CachedProvider(inner, cache)
 
 
@@ -55,6 +39,7 @@ def sent(requests: Sequence[RecordedRequest]) -> list[str]:
 
 
 def assert_vectors(got: list[Vector], texts: list[str]) -> None:
+    """Looser than the provider tests' check: the cache stores float32."""
     assert len(got) == len(texts)
     for vector, text in zip(got, texts, strict=True):
         assert vector == pytest.approx(FakeHuggingFace.vector_for(text), abs=1e-6)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from pydantic import SecretStr
 
 from embeddings.local import LocalProvider
 from embeddings.prompts import BGE_QUERY, automatic_prompts, resolve_prompts
 from embeddings.remote import EndpointProvider, HFInferenceProvider
-from embeddings.retry import RetryPolicy
 from embeddings.settings import EmbeddingSettings
 from tests.fake_hf import FakeHuggingFace
+from tests.remote_support import FAST, TOKEN, hf_settings
 from web.settings import Settings
-
-FAST = RetryPolicy(max_attempts=3, backoff_base_s=0.01, max_retry_wait_s=1.0, deadline_s=10.0)
-TOKEN = "hf_promptTOKEN0123456789"
 
 
 @pytest.mark.parametrize(
@@ -57,20 +52,8 @@ def test_app_settings_pass_prompts_through_unstripped() -> None:
     assert embedding.query_prompt == "query: " and embedding.document_prompt == "none"
 
 
-@pytest.fixture
-def hf() -> Iterator[FakeHuggingFace]:
-    with FakeHuggingFace(token=TOKEN) as server:
-        yield server
-
-
 def router(server: FakeHuggingFace, model: str, **overrides: object) -> HFInferenceProvider:
-    values: dict[str, object] = {
-        "model": model,
-        "token": SecretStr(TOKEN),
-        "hf_inference_base_url": server.base_url,
-    }
-    values.update(overrides)
-    return HFInferenceProvider(EmbeddingSettings(**values), retry=FAST)  # type: ignore[arg-type]
+    return HFInferenceProvider(hf_settings(server, model=model, **overrides), retry=FAST)
 
 
 @pytest.mark.parametrize(

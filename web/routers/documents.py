@@ -140,18 +140,25 @@ def delete_document_form(doc_id: str, services: ServicesDep) -> RedirectResponse
     return RedirectResponse("/documents", status_code=303)
 
 
+# Recent jobs shown under the upload form.
+RECENT_JOBS_SHOWN = 50
+
+
+def _upload_page(
+    request: Request, services: Services, result: UploadResponse | None, status_code: int = 200
+) -> HTMLResponse:
+    context = {
+        "result": result,
+        "jobs": services.jobs.recent()[:RECENT_JOBS_SHOWN],
+        "page": "upload",
+        "max_mb": services.settings.max_upload_mb,
+    }
+    return templates.TemplateResponse(request, "upload.html", context, status_code=status_code)
+
+
 @pages.get("/upload", response_class=HTMLResponse)
 def upload_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request,
-        "upload.html",
-        {
-            "result": None,
-            "jobs": services.jobs.recent()[:50],
-            "page": "upload",
-            "max_mb": services.settings.max_upload_mb,
-        },
-    )
+    return _upload_page(request, services, None)
 
 
 @pages.post("/upload", response_class=HTMLResponse)
@@ -161,14 +168,4 @@ async def upload_form(
     files: Annotated[list[UploadFile], File()],
 ) -> HTMLResponse:
     result = await _accept(services, files)
-    return templates.TemplateResponse(
-        request,
-        "upload.html",
-        {
-            "result": result,
-            "jobs": services.jobs.recent()[:50],
-            "page": "upload",
-            "max_mb": services.settings.max_upload_mb,
-        },
-        status_code=202 if result.jobs else 400,
-    )
+    return _upload_page(request, services, result, 202 if result.jobs else 400)
