@@ -53,6 +53,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from embeddings.local import bundled_model_path
+    from ingest.models import SourceFile
     from web.services import open_services
     from web.settings import Settings
 
@@ -62,10 +63,10 @@ def main() -> None:
         open_services(Settings(SEMSEARCH_DATA_DIR=tmp)) as services,
     ):
         services.pipeline.ingest("warmup.txt", b"warm up the model once before timing")
-        files = ((f"doc{number}.txt", text.encode()) for number, text in enumerate(texts))
+        files = [SourceFile(f"doc{number}.txt", text.encode()) for number, text in enumerate(texts)]
         started = time.perf_counter()
         if args.file_by_file:
-            outcomes = [services.pipeline.ingest(name, data) for name, data in files]
+            outcomes = [services.pipeline.ingest(f.name, f.data) for f in files]
         else:
             outcomes = list(services.pipeline.ingest_many(files))
         failed = [o for o in outcomes if o.status == "failed"]

@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 
 from embeddings.base import Vector
 from embeddings.errors import EmbeddingError
-from ingest.models import Chunk, Document
+from ingest.models import Chunk, Document, Labels, SourceFile
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ FilesProgress = Callable[[int, str, int, int], None]
 
 @dataclass
 class IngestOutcome:
-    """What happened to one file. ``status`` "unchanged" means it was already indexed."""
+    """What happened to one file. ``status`` "unchanged" means it was already indexed;
+    ``replaced`` lists the ids of older documents of the same name that it replaced."""
 
     filename: str
     status: Literal["done", "failed", "unchanged"]
@@ -44,18 +45,27 @@ class IngestOutcome:
     pages: int = 0
     chunks: int = 0
     error: str | None = None
+    replaced: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Prepared:
     """A file that is loaded and chunked and waits for its vectors (``data`` is kept for the
-    stored original, which is written after the points)."""
+    stored original, which is written after the points).
+
+    ``replaces_older`` is cleared for the second of two different files with the same name in
+    one run (two ``report.pdf`` from different folders): the run keeps both rather than let one
+    silently replace the other.
+    """
 
     name: str
     data: bytes
     document: Document
     chunks: list[Chunk]
+    labels: Labels = field(default_factory=Labels)
     vectors: list[Vector] = field(default_factory=list)
+    replaces_older: bool = True
+    replaced: list[str] = field(default_factory=list)
 
     @property
     def embedded(self) -> bool:
@@ -65,17 +75,15 @@ class Prepared:
 class Stages(Protocol):
     """What the batched run needs from the pipeline (``IngestPipeline`` provides it)."""
 
-    def prepare(
-        self, filename: str, data: bytes, report: ProgressCallback
-    ) -> Prepared | IngestOutcome:
+    def prepare(self, source: SourceFile, report: ProgressCallback) -> Prepared | IngestOutcome:
         """Check, load and chunk; an outcome when the file failed or is already indexed."""
         ...
 
     def embed_texts(self, texts: list[str]) -> list[Vector]: ...
 
     def commit(self, files: Sequence[Prepared]) -> None:
-        """Write each file's chunks then its document point, durable on return, then the
-        stored originals."""
+        """Write each file's chunks then its document point, durable on return, then remove
+        the older documents it replaces, then save the stored originals."""
         ...
 
 
@@ -87,7 +95,7 @@ class _Slot:
 
 def ingest_batched(
     stages: Stages,
-    files: Iterable[tuple[str, bytes]],
+    files: Iterable[SourceFile],
     *,
     slice_size: int,
     progress: FilesProgress | None = None,
@@ -96,9 +104,9 @@ def ingest_batched(
     report = progress or (lambda index, stage, done, total: None)
     slots: deque[_Slot] = deque()  # files not yet yielded, in input order
     waiting: deque[tuple[_Slot, Chunk]] = deque()  # chunks without a vector yet
-    written: set[str] = set()  # doc ids written in this run: a repeat is "unchanged"
-    for index, (filename, data) in enumerate(files):
-        slot = _Slot(index, stages.prepare(filename, data, _for_file(report, index)))
+    written = _Written()
+    for index, source in enumerate(files):
+        slot = _Slot(index, stages.prepare(source, _for_file(report, index)))
         slots.append(slot)
         if isinstance(slot.item, Prepared):
             waiting.extend((slot, chunk) for chunk in slot.item.chunks)
@@ -150,8 +158,17 @@ def _embed_slice(
         report(slot.index, "embedding", len(slot.item.vectors), len(slot.item.chunks))
 
 
+@dataclass
+class _Written:
+    """What this run has written: a repeat of the same bytes is "unchanged", and a second file
+    with a name already written does not replace the first."""
+
+    doc_ids: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
+
+
 def _finish_ready(
-    stages: Stages, slots: deque[_Slot], written: set[str], report: FilesProgress
+    stages: Stages, slots: deque[_Slot], written: _Written, report: FilesProgress
 ) -> Iterator[IngestOutcome]:
     """Write the embedded files at the head of the queue with one flush, then yield outcomes
     up to the first file still waiting for vectors."""
@@ -167,10 +184,12 @@ def _finish_ready(
         item = slot.item
         if not isinstance(item, Prepared):
             continue
-        if item.document.doc_id in written:  # the same bytes twice in one run
+        if item.document.doc_id in written.doc_ids:  # the same bytes twice in one run
             slot.item = _outcome(item, "unchanged")
             continue
-        written.add(item.document.doc_id)
+        written.doc_ids.add(item.document.doc_id)
+        item.replaces_older = item.name not in written.names
+        written.names.add(item.name)
         to_write.append(slot)
         report(slot.index, "storing", 0, len(item.chunks))
     stages.commit([s.item for s in to_write if isinstance(s.item, Prepared)])
@@ -179,7 +198,9 @@ def _finish_ready(
         item = slot.item
         if isinstance(item, Prepared):
             report(slot.index, "storing", len(item.chunks), len(item.chunks))
-            yield _outcome(item, "done")
+            outcome = _outcome(item, "done")
+            outcome.replaced = item.replaced
+            yield outcome
         else:
             yield item
 

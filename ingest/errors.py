@@ -22,3 +22,14 @@ class RejectedFileError(IngestError):
 
 class DocumentParseError(IngestError):
     """Shows only while parsing: corrupt, encrypted, no extractable text. Fails that file's job."""
+
+
+class InvalidLabelsError(ValueError):
+    """Tags or metadata a user gave (upload form, API field, CLI option, search filter) break a
+    rule of ``ingest.labels``; ``problems`` lists each one, so a user can fix them all at once.
+    Not an ``IngestError``: it is about the request, not a file. A 422 at the API."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        self.message = "invalid labels: " + "; ".join(problems)
+        super().__init__(self.message)

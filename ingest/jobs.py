@@ -1,10 +1,12 @@
 """Background ingestion jobs: uploads return at once with a job, a small worker pool does the work.
 
 Jobs live in this process's memory: they report progress while a file is worked on. What is
-done is recorded in the store itself (the document point), so nothing depends on them surviving
-a restart. A worker takes every job queued at that moment (up to ``JOBS_PER_RUN``) and ingests
-them in one ``IngestPipeline.ingest_many`` run, so that a folder uploaded as many small files
-shares embedding batches instead of embedding one or two chunks at a time.
+done is recorded in the store itself (the document point); what is accepted but not yet done is
+kept in the upload spool (``ingest.spool``) until its job ends, and ``resume`` queues it again
+after a restart or a crash. A worker takes every job queued at that moment (up to
+``JOBS_PER_RUN``) and ingests them in one ``IngestPipeline.ingest_many`` run, so that a folder
+uploaded as many small files shares embedding batches instead of embedding one or two chunks
+at a time.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from ingest.models import SourceFile
 from ingest.pipeline import IngestOutcome, IngestPipeline
+from ingest.spool import UploadSpool
 
 JobStatus = Literal["queued", "processing", "done", "failed"]
 # How many finished jobs are remembered for the pages and the API.
@@ -49,8 +53,8 @@ class JobInfo(BaseModel):
 @dataclass
 class _Job:
     id: str
+    source: SourceFile | None  # dropped once finished: the bytes are not kept in memory
     filename: str
-    data: bytes
     doc_id: str
     status: JobStatus = "queued"
     stage: str = "queued"
@@ -81,19 +85,36 @@ class _Job:
 class JobManager:
     """Runs submitted files through `IngestPipeline.ingest_many` on a bounded thread pool."""
 
-    def __init__(self, pipeline: IngestPipeline, *, workers: int = 1) -> None:
+    def __init__(
+        self, pipeline: IngestPipeline, *, workers: int = 1, spool: UploadSpool | None = None
+    ) -> None:
         self._pipeline = pipeline
+        self._spool = spool
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
         self._jobs: dict[str, _Job] = {}
         self._queue: deque[_Job] = deque()
         self._lock = threading.Lock()
 
-    def submit(self, filename: str, data: bytes) -> JobInfo:
+    def submit(self, source: SourceFile) -> JobInfo:
+        """Queue a file; with a spool, its bytes are on disk before this returns."""
+        job_id = uuid.uuid4().hex
+        if self._spool is not None:
+            self._spool.put(job_id, source)
+        return self._enqueue(job_id, source)
+
+    def resume(self) -> list[JobInfo]:
+        """Queue again the uploads an earlier run accepted but did not finish (call once, at
+        start, before any new submit)."""
+        if self._spool is None:
+            return []
+        return [self._enqueue(job_id, source) for job_id, source in self._spool.pending()]
+
+    def _enqueue(self, job_id: str, source: SourceFile) -> JobInfo:
         job = _Job(
-            id=uuid.uuid4().hex,
-            filename=filename,
-            data=data,
-            doc_id=hashlib.sha256(data).hexdigest(),
+            id=job_id,
+            source=source,
+            filename=source.name,
+            doc_id=hashlib.sha256(source.data).hexdigest(),
         )
         with self._lock:
             self._jobs[job.id] = job
@@ -140,28 +161,28 @@ class JobManager:
 
         finished = 0
         try:
-            files = ((job.filename, job.data) for job in batch)
+            files = (job.source for job in batch if job.source is not None)
             for outcome in self._pipeline.ingest_many(files, progress=progress):
-                _finish(batch[finished], outcome)
+                self._finish(batch[finished], outcome)
                 finished += 1
         except Exception as error:  # a bug or an unreachable store: the jobs fail, the pool lives
             for job in batch[finished:]:
-                _finish(
-                    job, IngestOutcome(filename=job.filename, status="failed", error=str(error))
-                )
+                failure = IngestOutcome(filename=job.filename, status="failed", error=str(error))
+                self._finish(job, failure)
+
+    def _finish(self, job: _Job, outcome: IngestOutcome) -> None:
+        job.outcome = outcome
+        job.source = None
+        job.stage = "failed" if outcome.status == "failed" else "done"
+        job.finished_at = _now()
+        job.status = "failed" if outcome.status == "failed" else "done"
+        if self._spool is not None:
+            self._spool.remove(job.id)
 
     def _forget_old(self) -> None:
         finished = [j.id for j in self._jobs.values() if j.status in ("done", "failed")]
         for job_id in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._jobs[job_id]
-
-
-def _finish(job: _Job, outcome: IngestOutcome) -> None:
-    job.outcome = outcome
-    job.data = b""
-    job.stage = "failed" if outcome.status == "failed" else "done"
-    job.finished_at = _now()
-    job.status = "failed" if outcome.status == "failed" else "done"
 
 
 def _now() -> str:

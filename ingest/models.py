@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -45,3 +46,27 @@ class Chunk:
     end: int
     heading: str | None
     tokens: int
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What a user attaches to an upload: tags and free key/value metadata.
+
+    They are stored on every chunk and on the document point, so a search can filter on them
+    without a join. ``ingest.labels`` builds them from form fields and CLI options, checked.
+    """
+
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, object]:
+        return {"tags": list(self.tags), "meta": dict(self.metadata)}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file handed to ingestion: its name as the user gave it, its bytes, its labels."""
+
+    name: str
+    data: bytes
+    labels: Labels = field(default_factory=Labels)

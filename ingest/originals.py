@@ -6,9 +6,9 @@ file at its page.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from ingest.atomic import write_atomically
 
 
 class OriginalFiles:
@@ -21,17 +21,8 @@ class OriginalFiles:
     def save(self, doc_id: str, filename: str, data: bytes) -> Path:
         """Write atomically (temporary file + rename), so a crash never leaves half a file."""
         target = self.path(doc_id, filename)
-        if target.exists():
-            return target
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if not target.exists():
+            write_atomically(target, data)
         return target
 
     def delete(self, doc_id: str, filename: str) -> None:

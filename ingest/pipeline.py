@@ -1,9 +1,13 @@
 """Ingestion as small typed stages: load → chunk → embed → store.
 
-Writes happen only after every stage that can fail on the file itself has passed, and the
-document point (what lists the document) is written after its chunks, so a failure never leaves
-a half-ingested document in the list. ``ingest_many`` runs the same stages over many files and
-embeds their chunks together (``ingest.batched``); ``ingest`` is that with one file.
+Writes happen only after every stage that can fail on the file itself has passed. A file is
+written in a fixed order, each step durable before a later one can be: its document point
+marked "processing", its chunks, its document point marked "done", and only then the removal
+of an older document of the same name that it replaces. So a search never finds a document
+missing while its new version is written, and a process killed mid-write leaves a
+"processing" marker that ``ingest.recovery`` finds on the next start. ``ingest_many`` runs the
+stages over many files and embeds their chunks together (``ingest.batched``); ``ingest`` is
+that with one file.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from ingest.batched import (
 from ingest.chunking import ChunkingSettings, Tokenizer, chunk_document
 from ingest.errors import IngestError
 from ingest.loaders import check_upload, load_document, safe_filename
-from ingest.models import Chunk, Document
+from ingest.models import Chunk, Document, Labels, SourceFile
 from ingest.originals import OriginalFiles
-from search.catalog import delete_document, find_document
+from search.catalog import delete_document, find_by_filename, find_document
 from search.collection import CollectionGuard
 from search.results import DocumentInfo
 from search.sparse import Bm25Encoder
@@ -81,17 +85,23 @@ class IngestPipeline:
         return name
 
     def ingest(
-        self, filename: str, data: bytes, *, progress: ProgressCallback | None = None
+        self,
+        filename: str,
+        data: bytes,
+        *,
+        labels: Labels | None = None,
+        progress: ProgressCallback | None = None,
     ) -> IngestOutcome:
         """Run every stage for one file; file problems become a failed outcome, not an exception."""
         report = progress or (lambda stage, done, total: None)
+        source = SourceFile(filename, data, labels or Labels())
         outcomes = self.ingest_many(
-            [(filename, data)], progress=lambda _, stage, done, total: report(stage, done, total)
+            [source], progress=lambda _, stage, done, total: report(stage, done, total)
         )
         return next(iter(outcomes))
 
     def ingest_many(
-        self, files: Iterable[tuple[str, bytes]], *, progress: FilesProgress | None = None
+        self, files: Iterable[SourceFile], *, progress: FilesProgress | None = None
     ) -> Iterator[IngestOutcome]:
         """Ingest ``files`` (read lazily) with their chunks embedded together in batches of
         ``EMBED_SLICE`` texts across files; one outcome per file, in input order, each yielded
@@ -101,17 +111,23 @@ class IngestPipeline:
 
     # -- stages, as ``ingest.batched.Stages`` ----------------------------------------------------
 
-    def prepare(
-        self, filename: str, data: bytes, report: ProgressCallback
-    ) -> Prepared | IngestOutcome:
-        """Check, load and chunk one file; an outcome instead when it failed or is indexed."""
-        name = safe_filename(filename)
+    def prepare(self, source: SourceFile, report: ProgressCallback) -> Prepared | IngestOutcome:
+        """Check, load and chunk one file; an outcome instead when it failed or is indexed.
+
+        The same bytes with other labels are written again (their vectors come from the
+        cache), so that a re-upload can correct a document's tags."""
+        name, data, labels = safe_filename(source.name), source.data, source.labels
         try:
             self.check(name, data)
             report("parsing", 0, 1)
             document = load_document(name, data)
             existing = find_document(self._store, document.doc_id)
-            if existing is not None and existing.status == "done":
+            if (
+                existing is not None
+                and existing.status == "done"
+                and existing.tags == list(labels.tags)
+                and existing.metadata == dict(labels.metadata)
+            ):
                 return document_outcome(document, "unchanged", existing.chunks)
             chunks = chunk_document(document, self._tokenizer, self._chunking)
             self._guard.ensure()  # may ask a remote provider its dimension: EmbeddingError
@@ -120,21 +136,29 @@ class IngestPipeline:
             log.warning("ingestion of %s failed: %s", name, reason)
             return IngestOutcome(filename=name, status="failed", error=reason)
         report("embedding", 0, len(chunks))
-        return Prepared(name=name, data=data, document=document, chunks=list(chunks))
+        return Prepared(name=name, data=data, document=document, chunks=list(chunks), labels=labels)
 
     def embed_texts(self, texts: list[str]) -> list[Vector]:
         return self._embedder.embed_documents(texts)
 
     def commit(self, files: Sequence[Prepared]) -> None:
-        """Write each file (chunks, then its document point) with a single store flush for all
-        of them, then save the originals: a file is never listed before its chunks exist."""
+        """Write each file (see the module docstring for the order) with a single store flush
+        for all of them, then save the originals: a file is never listed as done before its
+        chunks exist."""
         if not files:
             return
+        replaced: list[DocumentInfo] = []
         with deferred_flush(self._store):
             for item in files:
-                self._write(item.document, item.chunks, item.vectors)
+                self._write(item)
+                if item.replaces_older:
+                    older = self._replace_older(item.document)
+                    item.replaced = [d.doc_id for d in older]
+                    replaced.extend(older)
         for item in files:
             self._originals.save(item.document.doc_id, item.name, item.data)
+        for document in replaced:
+            self._originals.delete(document.doc_id, document.filename)
 
     def delete(self, doc_id: str) -> DocumentInfo:
         """Remove the document's points and its stored original."""
@@ -142,10 +166,31 @@ class IngestPipeline:
         self._originals.delete(doc_id, document.filename)
         return document
 
-    def _write(self, document: Document, chunks: Sequence[Chunk], vectors: list[Vector]) -> None:
+    def _replace_older(self, document: Document) -> list[DocumentInfo]:
+        """Delete the other documents stored under this file's name (older versions of it)."""
+        older = [
+            d
+            for d in find_by_filename(self._store, document.filename)
+            if d.doc_id != document.doc_id
+        ]
+        for stale in older:
+            log.info("%s replaces its older version %s", document.filename, stale.doc_id[:12])
+            delete_document(self._store, stale.doc_id)
+        return older
+
+    def _write(self, item: Prepared) -> None:
+        document, chunks, vectors = item.document, item.chunks, item.vectors
+        final = _document_point(document, chunks, vectors, item.labels)
+        marker = StoredPoint(id=final.id, payload={**final.payload, "status": "processing"})
+        self._store.upsert([marker])
         # Chunks left over from an earlier, differently chunked version of the same bytes.
-        self._store.delete({"doc_id": document.doc_id})
-        common = {"doc_id": document.doc_id, "filename": document.filename, "title": document.title}
+        self._store.delete({"doc_id": document.doc_id, "kind": "chunk"})
+        common = {
+            "doc_id": document.doc_id,
+            "filename": document.filename,
+            "title": document.title,
+            **item.labels.payload(),
+        }
         points = [
             StoredPoint(
                 id=chunk_point_id(document.doc_id, chunk.index),
@@ -166,11 +211,11 @@ class IngestPipeline:
         ]
         for start in range(0, len(points), UPSERT_BATCH):
             self._store.upsert(points[start : start + UPSERT_BATCH])
-        self._store.upsert([_document_point(document, chunks, vectors)])
+        self._store.upsert([final])
 
 
 def _document_point(
-    document: Document, chunks: Sequence[Chunk], vectors: list[Vector]
+    document: Document, chunks: Sequence[Chunk], vectors: list[Vector], labels: Labels
 ) -> StoredPoint:
     """The normalised mean of the chunk vectors plus the metadata the document list shows."""
     mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
@@ -190,5 +235,6 @@ def _document_point(
             "status": "done",
             "error": None,
             "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **labels.payload(),
         },
     )

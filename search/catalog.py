@@ -12,13 +12,19 @@ from search.store import PointRecord, VectorStore, document_point_id
 
 def list_documents(store: VectorStore) -> list[DocumentInfo]:
     """All documents, newest first."""
-    documents = [_info(p) for p in store.scroll({"kind": "document"})]
+    documents = [document_info(p) for p in store.scroll({"kind": "document"})]
     return sorted(documents, key=lambda d: d.ingested_at or "", reverse=True)
 
 
 def find_document(store: VectorStore, doc_id: str) -> DocumentInfo | None:
     records = store.retrieve([document_point_id(doc_id)])
-    return _info(records[0]) if records else None
+    return document_info(records[0]) if records else None
+
+
+def find_by_filename(store: VectorStore, filename: str) -> list[DocumentInfo]:
+    """The documents stored under this name (normally one; more while a version replaces
+    another, or when two different files of that name came in one run)."""
+    return [document_info(p) for p in store.scroll({"kind": "document", "filename": filename})]
 
 
 def get_document(store: VectorStore, doc_id: str) -> DocumentInfo:
@@ -35,7 +41,7 @@ def delete_document(store: VectorStore, doc_id: str) -> DocumentInfo:
     return document
 
 
-def _info(record: PointRecord) -> DocumentInfo:
+def document_info(record: PointRecord) -> DocumentInfo:
     p = record.payload
     return DocumentInfo(
         doc_id=str(p.get("doc_id", "")),
@@ -48,4 +54,6 @@ def _info(record: PointRecord) -> DocumentInfo:
         status=p.get("status", "done"),
         error=p.get("error"),
         ingested_at=p.get("ingested_at"),
+        tags=list(p.get("tags") or []),
+        metadata=dict(p.get("meta") or {}),
     )

@@ -35,6 +35,7 @@ from search.store import (
     SparseVector,
     StoredPoint,
     Where,
+    any_of,
 )
 
 MEMORY_URL = ":memory:"
@@ -74,6 +75,8 @@ class ClientStore:
         with self._call():
             if not self._collection_exists():
                 self._create(info.dimension)
+            else:
+                self._ensure_indexes()
             stored = self.collection_info()
             if stored is None:
                 self._write_info(info)
@@ -264,14 +267,23 @@ class ClientStore:
         except UnexpectedResponse as error:
             if error.status_code != 409:  # 409: another replica created it first
                 raise
+        self._create_indexes(INDEXED_FIELDS)
+        self._exists = True
+
+    def _ensure_indexes(self) -> None:
+        """Index the fields a collection made by an older version lacks (``tags``,
+        ``filename``): filters work without them, only slower on a large collection."""
+        existing = set(self._client.get_collection(self._collection).payload_schema or {})
+        self._create_indexes([field for field in INDEXED_FIELDS if field not in existing])
+
+    def _create_indexes(self, fields: Sequence[str]) -> None:
         with warnings.catch_warnings():
             # Local mode warns that payload indexes have no effect there; a server uses them.
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
-            for field in INDEXED_FIELDS:
+            for field in fields:
                 self._client.create_payload_index(
                     self._collection, field, models.PayloadSchemaType.KEYWORD, wait=True
                 )
-        self._exists = True
 
     def _write_info(self, info: CollectionInfo) -> None:
         payload = {"kind": "collection", "model": info.model, "dimension": info.dimension}
@@ -317,8 +329,14 @@ def _need(value: Any, mode: str, what: str) -> Any:
 
 
 def _conditions(where: Where) -> Iterator[models.FieldCondition]:
+    """One condition per entry (see ``search.store.Where``); dotted keys are nested paths."""
     for key, value in where.items():
-        yield models.FieldCondition(key=key, match=models.MatchValue(value=value))
+        values = any_of(key, value)
+        if values is not None:
+            yield models.FieldCondition(key=key, match=models.MatchAny(any=values))
+        else:
+            assert isinstance(value, str | int | bool)
+            yield models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
 
 def _filter(where: Where) -> models.Filter:

@@ -38,6 +38,7 @@ from search.store import (
     SparseVector,
     StoredPoint,
     Where,
+    any_of,
 )
 
 # Prefetches fetch at least this many candidates, so that fused pages stay consistent while
@@ -75,6 +76,7 @@ class EdgeStore:
                     self._shard = self._open(lambda: qe.EdgeShard.load(str(self._path)))
                 else:
                     self._shard = self._open(lambda: _create_shard(self._path, info.dimension))
+            _ensure_indexes(self._shard)
             stored = self.collection_info()
             if stored is None:
                 self._write_info(info)
@@ -310,10 +312,19 @@ def _create_shard(path: Path, dimension: int) -> qe.EdgeShard:
         sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
     )
     shard = qe.EdgeShard.create(str(path), config)
-    for field in INDEXED_FIELDS:
-        shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
-    shard.flush()
+    _ensure_indexes(shard)
     return shard
+
+
+def _ensure_indexes(shard: qe.EdgeShard) -> None:
+    """Create the keyword indexes the shard lacks: all of them on a new shard, and on a shard
+    made by an older version the fields added since (``tags``, ``filename``)."""
+    existing = set(shard.info().payload_schema)
+    missing = [field for field in INDEXED_FIELDS if field not in existing]
+    for field in missing:
+        shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+    if missing:
+        shard.flush()
 
 
 def _locked_message(path: Path) -> str:
@@ -342,12 +353,18 @@ def _need(value: _T | None, mode: str, what: str) -> _T:
 
 
 def _conditions(where: Where) -> Iterator[qe.FieldCondition]:
+    """One condition per entry (see ``search.store.Where``); dotted keys are nested paths."""
     for key, value in where.items():
+        values = any_of(key, value)
+        if values is not None:
+            yield qe.FieldCondition(key=key, match=qe.MatchAny(values))
+            continue
         if isinstance(value, bool):
             raise ValueError(
                 f"filter on {key!r}: Qdrant Edge 0.9.0 cannot match boolean values "
                 "(MatchValue(True) becomes the integer 1); store the flag as a string or int"
             )
+        assert isinstance(value, str | int)
         yield qe.FieldCondition(key=key, match=qe.MatchValue(value))
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from embeddings.base import EmbeddingProvider
+from ingest.labels import build_labels
 from search.collection import CollectionGuard
 from search.results import Hit, Passage, SearchResponse
 from search.snippets import make_snippet
 from search.sparse import Bm25Encoder
-from search.store import ScoredHit, SearchMode, VectorStore
+from search.store import ScoredHit, SearchMode, VectorStore, WhereValue
 
 MAX_K = 100
 # Passages kept under a grouped hit, after its best one.
@@ -46,17 +47,31 @@ class SearchService:
         mode: SearchMode = "hybrid",
         group: bool = True,
         doc_id: str | None = None,
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, str] | None = None,
     ) -> SearchResponse:
+        """Search chunk points, narrowed by the filters given.
+
+        ``tags``: a document with ANY of them matches (a tag picks a topic; asking for two
+        widens the search, as ticking two boxes does). ``metadata``: ALL pairs must match,
+        exactly. Both are normalised as at upload (``ingest.labels``: tags lower-cased), and
+        bad ones raise ``InvalidLabelsError``, before any work.
+        """
         started = time.perf_counter()
+        labels = build_labels(tags=tags, metadata=metadata)
         query = " ".join(query.split())[:MAX_QUERY_CHARS]
         k = max(1, min(k, MAX_K))
         results: list[Hit] = []
         if query and not self._guard.is_empty():
             # Refuses to mix models: a collection filled by another model raises here.
             self._guard.ensure()
-            where: dict[str, str | int | bool] = {"kind": "chunk"}
+            where: dict[str, WhereValue] = {"kind": "chunk"}
             if doc_id:
                 where["doc_id"] = doc_id
+            if labels.tags:
+                where["tags"] = list(labels.tags)
+            # Keys are checked to hold no dots, so each is one level under ``meta``.
+            where.update({f"meta.{key}": value for key, value in labels.metadata.items()})
             dense = self._embedder.embed_query(query) if mode != "keyword" else None
             sparse = self._sparse.embed_query(query) if mode != "dense" else None
 
@@ -116,5 +131,6 @@ def _hit(point: ScoredHit, query: str) -> Hit:
         doc_id=str(point.payload.get("doc_id", "")),
         filename=str(point.payload.get("filename", "")),
         title=str(point.payload.get("title", "")),
+        tags=[str(tag) for tag in point.payload.get("tags") or []],
         **passage.model_dump(),
     )

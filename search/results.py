@@ -31,6 +31,7 @@ class Hit(BaseModel):
     text: str
     snippet: str
     score: float
+    tags: list[str] = Field(default_factory=list, description="The document's tags")
     more: list[Passage] = Field(default_factory=list)
 
 
@@ -52,6 +53,8 @@ class DocumentInfo(BaseModel):
     status: DocumentStatus
     error: str | None = None
     ingested_at: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
 
 
 class DocumentList(BaseModel):

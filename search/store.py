@@ -22,11 +22,21 @@ DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
 # The RRF constant: Qdrant's k=61 is the paper's usual 60 (Qdrant's default is 2).
 RRF_K = 61
-INDEXED_FIELDS = ("doc_id", "kind")
+# Keyword payload indexes. A keyword index also indexes every string of a list field (``tags``).
+# Collections created before a field was added get its index when next opened
+# (``ensure_collection``); filters on a field without an index still match, only slower.
+INDEXED_FIELDS = ("doc_id", "kind", "filename", "tags")
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
-# A filter is a conjunction of exact matches on payload fields: {"doc_id": "...", "kind": "chunk"}.
-Where = Mapping[str, str | int | bool]
+# A filter is a conjunction of matches on payload fields: {"doc_id": "...", "kind": "chunk"}.
+# - A str, int or bool value is an exact match (a list field matches when one element equals it).
+# - A list or tuple of strings means "any of" (Qdrant's MatchAny): {"tags": ["a", "b"]} keeps a
+#   point whose ``tags`` hold "a" or "b". An empty list is refused (it would match nothing).
+# - A dotted key is a nested payload path: {"meta.author": "Ann"} matches payload
+#   {"meta": {"author": "Ann"}}.
+# Qdrant Edge 0.9.0 cannot match booleans (see ``search.edge_store``): store flags as str or int.
+WhereValue = str | int | bool | list[str] | tuple[str, ...]
+Where = Mapping[str, WhereValue]
 
 _NAMESPACE = uuid.UUID("6f0d1a53-8a5e-4c57-9d6a-2f1b8c7e4a10")
 COLLECTION_POINT_ID = str(uuid.uuid5(_NAMESPACE, "collection"))
@@ -39,6 +49,16 @@ def chunk_point_id(doc_id: str, chunk_index: int) -> str:
 
 def document_point_id(doc_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{doc_id}:document"))
+
+
+def any_of(key: str, value: WhereValue) -> list[str] | None:
+    """The values of an "any of" filter entry, or None for an exact match; both engines'
+    condition builders use it, so they refuse the same inputs."""
+    if not isinstance(value, list | tuple):
+        return None
+    if not value:
+        raise ValueError(f"filter on {key!r}: an empty any-of list matches nothing; leave it out")
+    return [str(v) for v in value]
 
 
 @dataclass(frozen=True)

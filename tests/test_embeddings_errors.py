@@ -7,7 +7,6 @@ by FakeHuggingFace, a real loopback server.
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -18,6 +17,7 @@ from embeddings.remote import EndpointProvider, HFInferenceProvider, RemoteProvi
 from embeddings.retry import RetryPolicy
 from embeddings.settings import EmbeddingSettings
 from tests.fake_hf import FakeHuggingFace
+from tests.processes import free_port
 
 TOKEN = "hf_errorsTOKEN0123456789"
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -49,13 +49,6 @@ def failure(provider: RemoteProvider) -> EmbeddingServiceError:
     finally:
         provider.close()
     return info.value
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 Case = Callable[[FakeHuggingFace], RemoteProvider]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from embeddings.local import LocalProvider
 from embeddings.remote import EndpointProvider
 from embeddings.server import create_embeddings_app, find_tokenizer, serve_in_thread, token_counter
 from embeddings.settings import EmbeddingSettings
+from tests.processes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -238,13 +238,6 @@ def test_endpoint_provider_with_batch_64_stays_within_the_servers_32(
         # Any request over the limit was refused whole, with TEI's 413, and never embedded.
         for refused in (s for s in log.seen if s.status != 200):
             assert refused.status == 413 and len(refused.texts) > LIMIT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def test_cli_serves_the_configured_provider(tmp_path: Path) -> None:

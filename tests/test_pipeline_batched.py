@@ -11,6 +11,7 @@ import numpy as np
 
 from embeddings.base import EmbeddingProvider
 from ingest.batched import ingest_batched
+from ingest.models import SourceFile
 from tests.fake_hf import FakeHuggingFace
 from web.services import Services, open_services
 from web.settings import Settings
@@ -27,6 +28,10 @@ FILES: list[tuple[str, bytes]] = [
     ("notes.md", b"# Notes\n\nThe central bank held interest rates steady this quarter."),
     ("oil.txt", b"Crude oil shipments fell as the pipeline was closed for repairs."),
 ]
+
+
+def sources(files: list[tuple[str, bytes]]) -> list[SourceFile]:
+    return [SourceFile(name, data) for name, data in files]
 
 
 @contextmanager
@@ -70,7 +75,8 @@ def test_many_files_store_the_same_points_as_one_by_one(
         seen: list[tuple[int, str]] = []
         batched = list(
             services.pipeline.ingest_many(
-                FILES, progress=lambda index, stage, done, total: seen.append((index, stage))
+                sources(FILES),
+                progress=lambda index, stage, done, total: seen.append((index, stage)),
             )
         )
         got, got_vectors = snapshot(services), dense_vectors(services)
@@ -94,7 +100,7 @@ def test_slices_across_files_store_the_same_points(tmp_path: Path, local_provide
             services.pipeline.ingest(name, data)
         expected = snapshot(services)
     with services_at(tmp_path / "many", local_provider) as services:
-        outcomes = list(ingest_batched(services.pipeline, FILES, slice_size=3))
+        outcomes = list(ingest_batched(services.pipeline, sources(FILES), slice_size=3))
         got = snapshot(services)
     assert [o.status for o in outcomes] == ["done"] * len(FILES)
     assert got == expected
@@ -103,7 +109,7 @@ def test_slices_across_files_store_the_same_points(tmp_path: Path, local_provide
 def test_a_bad_file_in_the_middle_fails_alone(tmp_path: Path, local_provider: object) -> None:
     files = [*FILES[:2], ("broken.pdf", b"this is not a PDF at all"), *FILES[2:]]
     with services_at(tmp_path, local_provider) as services:
-        outcomes = list(services.pipeline.ingest_many(files))
+        outcomes = list(services.pipeline.ingest_many(sources(files)))
         listed = {str(r.payload["filename"]) for r in services.store.scroll({"kind": "document"})}
         broken = services.store.count({"filename": "broken.pdf"})
     assert [o.filename for o in outcomes] == [name for name, _ in files]
@@ -115,9 +121,9 @@ def test_a_bad_file_in_the_middle_fails_alone(tmp_path: Path, local_provider: ob
 
 def test_reingesting_is_a_no_op(tmp_path: Path, local_provider: object) -> None:
     with services_at(tmp_path, local_provider) as services:
-        first = list(services.pipeline.ingest_many(FILES))
+        first = list(services.pipeline.ingest_many(sources(FILES)))
         before = snapshot(services)
-        again = list(services.pipeline.ingest_many(FILES))
+        again = list(services.pipeline.ingest_many(sources(FILES)))
         after = snapshot(services)
     assert [o.status for o in first] == ["done"] * len(FILES)
     assert [o.status for o in again] == ["unchanged"] * len(FILES)
@@ -127,7 +133,7 @@ def test_reingesting_is_a_no_op(tmp_path: Path, local_provider: object) -> None:
 
 def test_the_same_bytes_twice_in_one_run(tmp_path: Path, local_provider: object) -> None:
     with services_at(tmp_path, local_provider) as services:
-        outcomes = list(services.pipeline.ingest_many([FILES[0], FILES[1], FILES[0]]))
+        outcomes = list(services.pipeline.ingest_many(sources([FILES[0], FILES[1], FILES[0]])))
         documents = services.store.count({"kind": "document"})
     assert [o.status for o in outcomes] == ["done", "done", "unchanged"]
     assert documents == 2
@@ -151,7 +157,7 @@ def test_an_embedding_error_fails_only_the_files_in_that_slice(tmp_path: Path) -
             HF_INFERENCE_BASE_URL=hf.base_url,
         )
         with open_services(settings) as services:
-            outcomes = list(ingest_batched(services.pipeline, files, slice_size=2))
+            outcomes = list(ingest_batched(services.pipeline, sources(files), slice_size=2))
             listed = {
                 str(r.payload["filename"]) for r in services.store.scroll({"kind": "document"})
             }
@@ -169,7 +175,7 @@ def test_queued_upload_jobs_each_get_their_own_outcome(
     """Jobs queued together may be ingested in one run; each still reports its own result."""
     files = [*FILES[:2], ("broken.pdf", b"this is not a PDF at all"), FILES[0]]
     with services_at(tmp_path, local_provider) as services:
-        jobs = [services.jobs.submit(name, data) for name, data in files]
+        jobs = [services.jobs.submit(source) for source in sources(files)]
         assert services.jobs.wait_idle(timeout=120)
         infos = [services.jobs.get(job.id) for job in jobs]
     assert all(info is not None for info in infos)

@@ -313,6 +313,77 @@ def test_close_is_idempotent_and_final(filled: VectorStore) -> None:
         filled.count()
 
 
+# -- labels: list fields, any-of and nested keys ---------------------------------------------
+
+# Tags and metadata as the pipeline stores them on every chunk; doc-food has neither field.
+LABELS: dict[str, dict[str, object]] = {
+    "doc-cats": {"tags": ["pets", "home"], "meta": {"author": "ann"}},
+    "doc-money": {"tags": ["finance"], "meta": {"author": "bob", "year": "2024"}},
+    "doc-sky": {"tags": ["travel", "pets"], "meta": {"author": "ann", "year": "2023"}},
+}
+CAT_IDS = {CAT_MAT, CAT_PURR}
+MONEY_IDS = {STOCKS, chunk_point_id("doc-money", 1)}
+
+
+@pytest.fixture
+def labelled(filled: VectorStore) -> VectorStore:
+    points = [p for p in corpus_points() if p.payload["kind"] == "chunk"]
+    for point in points:
+        point.payload.update(LABELS.get(point.payload["doc_id"], {}))
+    filled.upsert(points)
+    return filled
+
+
+def chunk_ids(store: VectorStore, where: Where) -> set[str]:
+    return {record.id for record in store.scroll({"kind": "chunk", **where})}
+
+
+def test_a_tag_matches_points_whose_list_holds_it(labelled: VectorStore) -> None:
+    assert chunk_ids(labelled, {"tags": "pets"}) == CAT_IDS | {ZEPPELIN}
+    assert chunk_ids(labelled, {"tags": "finance"}) == MONEY_IDS
+    assert chunk_ids(labelled, {"tags": "Pets"}) == set()  # exact: case is the caller's job
+
+
+def test_a_list_value_means_any_of(labelled: VectorStore) -> None:
+    assert chunk_ids(labelled, {"tags": ["finance", "travel"]}) == MONEY_IDS | {ZEPPELIN}
+    assert chunk_ids(labelled, {"tags": ("home", "nope")}) == CAT_IDS
+    assert labelled.count({"tags": ["pets", "home", "finance"]}) == 5
+    for mode in ("dense", "keyword", "hybrid"):
+        found = search(
+            labelled, mode, dense=unit(1.0), text="cat stock zeppelin", where={"tags": ["travel"]}
+        )
+        assert found == [ZEPPELIN], mode
+    with pytest.raises(ValueError, match="empty any-of"):
+        labelled.count({"tags": []})
+
+
+def test_two_fields_are_a_conjunction(labelled: VectorStore) -> None:
+    assert chunk_ids(labelled, {"tags": "pets", "doc_id": "doc-sky"}) == {ZEPPELIN}
+    assert chunk_ids(labelled, {"tags": ["pets", "finance"], "meta.author": "bob"}) == MONEY_IDS
+    assert chunk_ids(labelled, {"tags": "finance", "doc_id": "doc-cats"}) == set()
+    similar = labelled.recommend(CAT_MAT, limit=5, where={"kind": "chunk", "tags": "pets"})
+    assert set(ids(similar)) == {CAT_PURR, ZEPPELIN}
+
+
+def test_a_dotted_key_matches_a_nested_payload_field(labelled: VectorStore) -> None:
+    assert chunk_ids(labelled, {"meta.author": "ann"}) == CAT_IDS | {ZEPPELIN}
+    assert chunk_ids(labelled, {"meta.author": "ann", "meta.year": "2023"}) == {ZEPPELIN}
+    assert chunk_ids(labelled, {"meta.year": ["2023", "2024"]}) == MONEY_IDS | {ZEPPELIN}
+    assert chunk_ids(labelled, {"meta.author": "carol"}) == set()
+    found = search(labelled, "hybrid", dense=unit(1.0), text="cat", where={"meta.author": "bob"})
+    assert set(found) == MONEY_IDS
+
+
+def test_delete_by_a_label_filter_removes_only_matches(labelled: VectorStore) -> None:
+    labelled.delete({"tags": "pets", "meta.author": "ann", "doc_id": "doc-cats"})
+    assert labelled.count({"doc_id": "doc-cats"}) == 0
+    assert chunk_ids(labelled, {"tags": "pets"}) == {ZEPPELIN}
+    labelled.delete({"doc_id": "doc-money"})  # by document, as before
+    assert labelled.count({"kind": "chunk"}) == 2  # the zeppelin and the soup
+    assert labelled.count({"kind": "document"}) == 1
+    assert labelled.collection_info() == INFO
+
+
 # -- both engines side by side ---------------------------------------------------------------
 
 

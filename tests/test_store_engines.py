@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import qdrant_edge as qe
 
 from search.client_store import ClientStore
 from search.edge_store import EdgeStore
 from search.errors import ModelMismatchError, StoreUnavailableError
 from search.factory import open_store
-from search.store import CollectionInfo
+from search.store import INDEXED_FIELDS, CollectionInfo, StoredPoint
 from tests.test_store_contract import CHUNK_COUNT, DIM, INFO, ZEPPELIN, corpus_points, search
 
 
@@ -73,3 +74,39 @@ def test_unreachable_server_names_qdrant_url() -> None:
             unreachable.count()
     finally:
         unreachable.close()
+
+
+def test_edge_shard_of_an_older_version_gains_the_new_indexes(tmp_path: Path) -> None:
+    """A shard created when only ``doc_id`` and ``kind`` were indexed gets the fields added
+    since (``tags``, ``filename``) when opened, and its labelled points filter as before."""
+    folder = tmp_path / "shard"
+    folder.mkdir()
+    config = qe.EdgeConfig(
+        vectors={"dense": qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine)},
+        sparse_vectors={"bm25": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+    )
+    old = qe.EdgeShard.create(str(folder), config)
+    for field in ("doc_id", "kind"):
+        old.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+    old.flush()
+    old.close()
+
+    store = EdgeStore(folder)
+    try:
+        store.ensure_collection(INFO)
+        store.upsert(
+            [
+                StoredPoint(
+                    id=p.id, payload={**p.payload, "tags": ["x"]}, dense=p.dense, sparse=p.sparse
+                )
+                for p in corpus_points()
+            ]
+        )
+        assert store.count({"tags": ["x", "y"], "kind": "chunk"}) == CHUNK_COUNT
+    finally:
+        store.close()
+    shard = qe.EdgeShard.load(str(folder))
+    try:
+        assert set(INDEXED_FIELDS) <= set(shard.info().payload_schema)
+    finally:
+        shard.close()

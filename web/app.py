@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,8 @@ from web.routers import clusters, documents, jobs, search, status
 from web.services import open_services
 from web.settings import Settings
 
+log = logging.getLogger("semsearch")
+
 
 def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None) -> FastAPI:
     """The app for these settings; ``embedder`` lets a caller share an already loaded model."""
@@ -23,6 +26,9 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_services(settings, embedder=embedder) as services:
             app.state.services = services
+            resumed = services.jobs.resume()
+            if resumed:
+                log.warning("resuming %d uploads an earlier run had not finished", len(resumed))
             yield
 
     app = FastAPI(

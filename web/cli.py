@@ -14,18 +14,21 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from embeddings.check import check_connection
 from embeddings.errors import EmbeddingError
 from ingest.loaders import SUPPORTED_EXTENSIONS
+from ingest.models import SourceFile
 from ingest.pipeline import IngestOutcome
 from search.catalog import list_documents
 from search.clustering import cluster_documents
 from search.errors import SearchError
 from search.results import DocumentList
 from search.store import SearchMode
+from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit, tags_note
 from web.services import Services, open_services
 from web.settings import Settings
 
@@ -93,8 +96,15 @@ def _collect(paths: list[Path]) -> tuple[list[Path], list[str]]:
 
 
 @app.command()
-def ingest(paths: Annotated[list[Path], typer.Argument(help="Files and folders")]) -> None:
-    """Ingest files and folders (recursively), with a progress bar and a summary."""
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders")],
+    tag: TagOption = None,
+    meta: MetaOption = None,
+) -> None:
+    """Ingest files and folders (recursively), with a progress bar and a summary.
+
+    --tag and --meta label every file; a file already stored gets the new labels."""
+    labels = labels_or_exit(tag, meta)
     files, missing = _collect(paths)
     for name in missing:
         err.print(f"[red]error:[/red] {name}: no such file or folder", highlight=False)
@@ -109,6 +119,12 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Files and folders")
             console=err,
         ) as progress,
     ):
+        for document in services.interrupted:
+            err.print(
+                f"[yellow]note:[/yellow] {document.filename} was left half-written by an"
+                " earlier run that was stopped; its chunks were removed, ingest it again",
+                highlight=False,
+            )
         overall = progress.add_task("files", total=len(files))
         current = progress.add_task("", total=1)
 
@@ -121,11 +137,13 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Files and folders")
             )
 
         # Files are read as the pipeline asks for them; their chunks are embedded together.
-        read = ((path.name, path.read_bytes()) for path in files)
+        read = (SourceFile(path.name, path.read_bytes(), labels) for path in files)
         for outcome in services.pipeline.ingest_many(read, progress=report):
             outcomes.append(outcome)
             progress.advance(overall)
     _summary(outcomes)
+    if describe(labels):
+        out.print(f"labels: {describe(labels)}", highlight=False)
     if missing or any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
 
@@ -139,6 +157,8 @@ def _summary(outcomes: list[IngestOutcome]) -> None:
             o.status, "unchanged"
         )
         details = o.error or ("already indexed" if o.status == "unchanged" else o.doc_id or "")
+        if o.replaced:
+            details += f" (replaced an older version: {', '.join(d[:12] for d in o.replaced)})"
         table.add_row(o.filename, status, str(o.pages), str(o.chunks), details)
     out.print(table)
     failed = sum(o.status == "failed" for o in outcomes)
@@ -154,14 +174,24 @@ def search(
         bool, typer.Option("--flat", help="Passages, not one hit per document")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
+    tag: TagOption = None,
+    meta: MetaOption = None,
 ) -> None:
-    """Search the documents."""
+    """Search the documents; --tag keeps documents with ANY of the tags, --meta ALL pairs."""
     if mode not in ("hybrid", "dense", "keyword"):
         err.print(f"[red]error:[/red] --mode must be hybrid, dense or keyword, not {mode!r}")
         raise typer.Exit(2)
     search_mode: SearchMode = mode  # type: ignore[assignment]
+    labels = labels_or_exit(tag, meta)
     with _services() as services:
-        response = services.search.search(query, k=k, mode=search_mode, group=not flat)
+        response = services.search.search(
+            query,
+            k=k,
+            mode=search_mode,
+            group=not flat,
+            tags=labels.tags,
+            metadata=labels.metadata,
+        )
     if as_json:
         _print_json(response)
         return
@@ -170,7 +200,7 @@ def search(
     for rank, hit in enumerate(response.results, 1):
         out.print(
             f"[bold]{rank}. {hit.title or hit.filename}[/bold]  ({hit.filename}, page {hit.page}, "
-            f"score {hit.score:.4f})",
+            f"score {hit.score:.4f}){tags_note(hit.tags)}",
             highlight=False,
         )
         out.print(f"   {hit.snippet}", highlight=False)
@@ -187,11 +217,18 @@ def documents(
         _print_json(listing)
         return
     table = Table()
-    for column in ("doc_id", "file", "title", "pages", "chunks", "added"):
+    for column in ("doc_id", "file", "title", "tags", "pages", "chunks", "added"):
         table.add_column(column)
     for d in listing.documents:
+        tags = escape(", ".join(d.tags))
         table.add_row(
-            d.doc_id[:12], d.filename, d.title, str(d.pages), str(d.chunks), d.ingested_at or ""
+            d.doc_id[:12],
+            d.filename,
+            d.title,
+            tags,
+            str(d.pages),
+            str(d.chunks),
+            d.ingested_at or "",
         )
     out.print(table)
 

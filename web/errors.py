@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embeddings.errors import EmbeddingConfigError, EmbeddingError
-from ingest.errors import IngestError, RejectedFileError
+from ingest.errors import IngestError, InvalidLabelsError, RejectedFileError
 from search.errors import (
     DocumentNotFoundError,
     ModelMismatchError,
@@ -34,6 +34,7 @@ _DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
     (EmbeddingConfigError, 503, "embeddings_misconfigured"),
     (EmbeddingError, 502, "embeddings_failed"),
     (IngestError, 422, "ingest_failed"),
+    (InvalidLabelsError, 422, "invalid_labels"),
 ]
 
 
@@ -58,7 +59,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
         status, code = domain_error_status(error)
         message = getattr(error, "message", None) or str(error)
-        extra = {"filename": error.filename} if isinstance(error, IngestError) else {}
+        extra: dict[str, Any] = {}
+        if isinstance(error, IngestError):
+            extra["filename"] = error.filename
+        elif isinstance(error, InvalidLabelsError):
+            extra["problems"] = error.problems
         return error_response(status, code, message, **extra)
 
     async def on_http_error(request: Request, error: Exception) -> JSONResponse:
@@ -84,7 +89,7 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "internal error; the server log has details")
 
-    for kind in (RejectedFileError, IngestError, SearchError, EmbeddingError):
+    for kind in (RejectedFileError, IngestError, InvalidLabelsError, SearchError, EmbeddingError):
         app.add_exception_handler(kind, on_domain_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

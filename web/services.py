@@ -20,9 +20,12 @@ from ingest.chunking import load_default_tokenizer
 from ingest.jobs import JobManager
 from ingest.originals import OriginalFiles
 from ingest.pipeline import IngestPipeline
+from ingest.recovery import recover_interrupted
+from ingest.spool import UploadSpool
 from search.collection import CollectionGuard
 from search.factory import open_store
 from search.query import SearchService
+from search.results import DocumentInfo
 from search.sparse import Bm25Encoder
 from search.store import VectorStore
 from web.settings import Settings
@@ -40,6 +43,8 @@ class Services:
     pipeline: IngestPipeline
     jobs: JobManager
     search: SearchService
+    # Files a killed process left half-written, found and cleaned up on opening.
+    interrupted: list[DocumentInfo]
 
 
 @contextmanager
@@ -62,6 +67,7 @@ def open_services(
             collection=settings.collection,
         )
         stack.callback(store.close)
+        interrupted = recover_interrupted(store)
         if embedder is None:
             embedder = build_provider(embedding_settings)
             stack.callback(embedder.close)
@@ -90,7 +96,9 @@ def open_services(
             guard=guard,
             max_upload_bytes=settings.max_upload_bytes,
         )
-        jobs = JobManager(pipeline, workers=settings.ingest_workers)
+        jobs = JobManager(
+            pipeline, workers=settings.ingest_workers, spool=UploadSpool(settings.spool_dir)
+        )
         stack.callback(jobs.shutdown)
         yield Services(
             settings=settings,
@@ -101,4 +109,5 @@ def open_services(
             pipeline=pipeline,
             jobs=jobs,
             search=SearchService(store, embedder, sparse, guard),
+            interrupted=interrupted,
         )

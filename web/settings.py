@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         """Where uploaded originals are kept, named by their sha256."""
         return self.data_dir / "files"
 
+    @property
+    def spool_dir(self) -> Path:
+        """Accepted uploads not yet ingested (``ingest.spool``), resumed after a restart."""
+        return self.data_dir / "incoming"
+
     def embeddings(self) -> EmbeddingSettings:
         return EmbeddingSettings(
             provider=self.embeddings_provider,

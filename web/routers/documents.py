@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
-from ingest.errors import RejectedFileError
+from ingest.errors import InvalidLabelsError, RejectedFileError
 from ingest.jobs import JobInfo
+from ingest.labels import build_labels, parse_tags
+from ingest.models import Labels, SourceFile
 from search.catalog import get_document, list_documents
 from search.errors import DocumentNotFoundError
 from search.results import DocumentInfo, DocumentList
@@ -22,6 +25,15 @@ api = APIRouter(prefix="/api", tags=["documents"], dependencies=[Depends(require
 pages = APIRouter(include_in_schema=False)
 
 MAX_FILES_PER_REQUEST = 1000
+TAGS_HELP = (
+    "Tags for every file of the request: comma-separated, and/or the field repeated. Trimmed and "
+    "lower-cased; at most 20 tags of 50 characters"
+)
+METADATA_HELP = (
+    "Metadata for every file of the request: `key=value`, one pair per field (repeat the field) "
+    "or one per line. Keys are 1-40 letters, digits, `_` or `-`; values at most 200 characters; "
+    "at most 20 keys"
+)
 
 
 class RejectedFile(BaseModel):
@@ -37,7 +49,7 @@ class UploadResponse(BaseModel):
     rejected: list[RejectedFile]
 
 
-async def _accept(services: Services, files: list[UploadFile]) -> UploadResponse:
+async def _accept(services: Services, files: list[UploadFile], labels: Labels) -> UploadResponse:
     """Judge each file at once; queue a job for each good one. One bad file never stops the rest."""
     limit = services.settings.max_upload_bytes
     result = UploadResponse(jobs=[], rejected=[])
@@ -51,20 +63,28 @@ async def _accept(services: Services, files: list[UploadFile]) -> UploadResponse
                 RejectedFile(filename=error.filename, status=error.status, message=str(error))
             )
             continue
-        result.jobs.append(services.jobs.submit(name, data))
+        result.jobs.append(services.jobs.submit(SourceFile(name, data, labels)))
     return result
 
 
 @api.post("/documents", status_code=202, response_model=UploadResponse)
 async def upload_documents(
-    services: ServicesDep, files: Annotated[list[UploadFile], File(description="One or many files")]
+    services: ServicesDep,
+    files: Annotated[list[UploadFile], File(description="One or many files")],
+    tags: Annotated[list[str] | None, Form(description=TAGS_HELP)] = None,
+    metadata: Annotated[list[str] | None, Form(description=METADATA_HELP)] = None,
 ) -> UploadResponse | JSONResponse:
-    """202 with a job per accepted file; a 4xx naming the file and cause if none is accepted."""
+    """202 with a job per accepted file; a 4xx naming the file and cause if none is accepted.
+
+    ``tags`` and ``metadata`` label every file of the request; they are stored on each chunk
+    and filter searches. Invalid ones are a 422 (`invalid_labels`), and no file is queued.
+    Uploading bytes already stored with other labels rewrites that document's labels."""
     if len(files) > MAX_FILES_PER_REQUEST:
         return error_response(
             413, "too_many_files", f"at most {MAX_FILES_PER_REQUEST} files per request"
         )
-    result = await _accept(services, files)
+    labels = build_labels(tags=tags or (), metadata_entries=metadata or ())
+    result = await _accept(services, files, labels)
     if result.jobs or not result.rejected:
         return result
     first = result.rejected[0]
@@ -82,9 +102,14 @@ async def upload_documents(
     )
 
 
-def _all_documents(services: Services) -> list[DocumentInfo]:
-    """Stored documents, plus files this process is still working on or failed to ingest."""
+def _all_documents(services: Services, tags: Sequence[str] = ()) -> list[DocumentInfo]:
+    """Stored documents, plus files this process is still working on or failed to ingest.
+
+    With ``tags``, only stored documents with any of them (files not yet stored have none)."""
+    wanted = set(parse_tags(tags))
     stored = list_documents(services.store)
+    if wanted:
+        return [d for d in stored if wanted.intersection(d.tags)]
     known = {d.doc_id for d in stored}
     pending = [
         DocumentInfo(
@@ -104,8 +129,13 @@ def _all_documents(services: Services) -> list[DocumentInfo]:
 
 
 @api.get("/documents", response_model=DocumentList)
-def documents(services: ServicesDep) -> DocumentList:
-    return DocumentList(documents=_all_documents(services))
+def documents(
+    services: ServicesDep,
+    tags: Annotated[
+        list[str] | None, Query(description="Only documents with any of these tags")
+    ] = None,
+) -> DocumentList:
+    return DocumentList(documents=_all_documents(services, tags or ()))
 
 
 @api.get("/documents/{doc_id}", response_model=DocumentInfo)
@@ -128,10 +158,23 @@ def document_file(doc_id: str, services: ServicesDep) -> FileResponse:
 
 
 @pages.get("/documents", response_class=HTMLResponse)
-def documents_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, "documents.html", {"documents": _all_documents(services), "page": "documents"}
-    )
+def documents_page(
+    request: Request, services: ServicesDep, tags: Annotated[list[str] | None, Query()] = None
+) -> HTMLResponse:
+    """Rows of files being worked on show their job's stage and progress ("embedding 40/120"),
+    also when the file re-labels a stored document; a tag link narrows the list to that tag."""
+    active = {
+        job.doc_id or job.id: job
+        for job in reversed(services.jobs.recent())
+        if job.status in ("queued", "processing")
+    }
+    context = {
+        "documents": _all_documents(services, tags or ()),
+        "active": active,
+        "tags": list(parse_tags(tags or ())),
+        "page": "documents",
+    }
+    return templates.TemplateResponse(request, "documents.html", context)
 
 
 @pages.post("/documents/{doc_id}/delete")
@@ -145,13 +188,23 @@ RECENT_JOBS_SHOWN = 50
 
 
 def _upload_page(
-    request: Request, services: Services, result: UploadResponse | None, status_code: int = 200
+    request: Request,
+    services: Services,
+    result: UploadResponse | None,
+    status_code: int = 200,
+    *,
+    form: dict[str, str] | None = None,
+    labels_error: str | None = None,
 ) -> HTMLResponse:
+    """``form``: the tags and metadata as typed, shown again (after an error, or for the next
+    upload); ``labels_error``: why they were refused."""
     context = {
         "result": result,
         "jobs": services.jobs.recent()[:RECENT_JOBS_SHOWN],
         "page": "upload",
         "max_mb": services.settings.max_upload_mb,
+        "form": form or {"tags": "", "metadata": ""},
+        "labels_error": labels_error,
     }
     return templates.TemplateResponse(request, "upload.html", context, status_code=status_code)
 
@@ -166,6 +219,14 @@ async def upload_form(
     request: Request,
     services: ServicesDep,
     files: Annotated[list[UploadFile], File()],
+    tags: Annotated[str, Form()] = "",
+    metadata: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    result = await _accept(services, files)
-    return _upload_page(request, services, result, 202 if result.jobs else 400)
+    """The form's tags box is comma-separated; its metadata textarea holds one key=value a line."""
+    form = {"tags": tags, "metadata": metadata}
+    try:
+        labels = build_labels(tags=[tags], metadata_entries=[metadata])
+    except InvalidLabelsError as error:
+        return _upload_page(request, services, None, 422, form=form, labels_error=error.message)
+    result = await _accept(services, files, labels)
+    return _upload_page(request, services, result, 202 if result.jobs else 400, form=form)

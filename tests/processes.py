@@ -1,0 +1,74 @@
+"""Running semsearch as a real process: a free loopback port and a `semsearch serve` child."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+SEMSEARCH = Path(sys.executable).parent / "semsearch"
+# Variables of the developer's shell that would change which provider or store a child uses.
+CLEARED_ENV = ("HF_TOKEN", "EMBEDDINGS_ENDPOINT", "EMBEDDINGS_PROVIDER", "QDRANT_URL")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "SEMSEARCH_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    for name in CLEARED_ENV:
+        env.pop(name, None)
+    env.pop("SEMSEARCH_API_KEY", None)
+    env.update(extra)
+    return env
+
+
+class ServerProcess:
+    """`semsearch serve` on a free port; ``kill()`` is a real SIGKILL, as `kill -9` sends."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [str(SEMSEARCH), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"semsearch serve exited:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"semsearch serve did not start in {timeout} s")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> str:
+        """A graceful stop (SIGTERM, as Ctrl-C or `docker stop`); returns what it printed."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+        return self.output()
+
+    def output(self) -> str:
+        if self.process.poll() is None or self.process.stdout is None:
+            return ""
+        return self.process.stdout.read()
