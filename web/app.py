@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from embeddings.base import EmbeddingProvider
 from web.errors import install_error_handlers
-from web.routers import clusters, documents, jobs, search, status
+from web.routers import clusters, documents, jobs, preview, search, status
 from web.services import open_services
 from web.settings import Settings
 
@@ -42,4 +42,5 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
     for feature in (search, documents, jobs, clusters, status):
         app.include_router(feature.pages)
         app.include_router(feature.api)
+    app.include_router(preview.api)
     return app

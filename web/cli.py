@@ -100,6 +100,12 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders")],
     tag: TagOption = None,
     meta: MetaOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show how each file would be chunked; store nothing")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --dry-run: the preview API's JSON, per file")
+    ] = False,
 ) -> None:
     """Ingest files and folders (recursively), with a progress bar and a summary.
 
@@ -108,6 +114,10 @@ def ingest(
     files, missing = _collect(paths)
     for name in missing:
         err.print(f"[red]error:[/red] {name}: no such file or folder", highlight=False)
+    if dry_run:  # opens no store: works while a server holds the data folder
+        from web.cli_preview import dry_run as preview_files
+
+        raise typer.Exit(0 if preview_files(files, as_json=as_json) and not missing else 1)
     outcomes: list[IngestOutcome] = []
     with (
         _services() as services,
