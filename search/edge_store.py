@@ -20,10 +20,18 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 import qdrant_edge as qe
 
+from search.edge_types import (
+    edge_conditions,
+    edge_filter,
+    edge_sparse,
+    to_edge_point,
+    to_record,
+    with_vector,
+)
 from search.errors import ModelMismatchError, SearchError, StoreUnavailableError
 from search.store import (
     COLLECTION_POINT_ID,
@@ -38,7 +46,6 @@ from search.store import (
     SparseVector,
     StoredPoint,
     Where,
-    any_of,
 )
 
 # Prefetches fetch at least this many candidates, so that fused pages stay consistent while
@@ -106,7 +113,7 @@ class EdgeStore:
     def upsert(self, points: Sequence[StoredPoint]) -> None:
         if not points:
             return
-        edge_points = [_to_edge_point(p) for p in points]
+        edge_points = [to_edge_point(p) for p in points]
         with self._lock:
             shard = self._require_shard()
             shard.update(qe.UpdateOperation.upsert_points(edge_points))
@@ -115,7 +122,7 @@ class EdgeStore:
     def delete(self, where: Where) -> None:
         if not where:
             raise ValueError("delete needs a filter; refusing to delete every point")
-        condition = _filter(where)
+        condition = edge_filter(where)
         with self._lock:
             self._check_open()
             if self._shard is None:
@@ -156,7 +163,7 @@ class EdgeStore:
         offset: int = 0,
         where: Where | None = None,
     ) -> list[ScoredHit]:
-        condition = _filter(where) if where else None
+        condition = edge_filter(where) if where else None
         prefetch_limit = max(limit + offset, PREFETCH_FLOOR)
         if mode == "dense":
             request = qe.QueryRequest(
@@ -173,7 +180,7 @@ class EdgeStore:
             request = qe.QueryRequest(
                 limit=limit,
                 offset=offset,
-                query=qe.Query.Nearest(_edge_sparse(keywords), using=SPARSE_VECTOR),
+                query=qe.Query.Nearest(edge_sparse(keywords), using=SPARSE_VECTOR),
                 filter=condition,
                 with_payload=True,
             )
@@ -190,7 +197,7 @@ class EdgeStore:
                 prefetches.append(
                     qe.Prefetch(
                         limit=prefetch_limit,
-                        query=qe.Query.Nearest(_edge_sparse(keywords), using=SPARSE_VECTOR),
+                        query=qe.Query.Nearest(edge_sparse(keywords), using=SPARSE_VECTOR),
                         filter=condition,
                     )
                 )
@@ -213,7 +220,7 @@ class EdgeStore:
         records = self.retrieve([point_id], with_vectors=True)
         if not records or records[0].dense is None:
             return []
-        must: list[qe.ConditionType] = list(_conditions(where)) if where else []
+        must: list[qe.ConditionType] = list(edge_conditions(where)) if where else []
         request = qe.QueryRequest(
             limit=limit,
             query=qe.Query.Nearest(records[0].dense, using=DENSE_VECTOR),
@@ -229,13 +236,13 @@ class EdgeStore:
             self._check_open()
             if self._shard is None:
                 return []
-            records = self._shard.retrieve(list(ids), True, _with_vector(with_vectors))
-        return [_record(r) for r in records]
+            records = self._shard.retrieve(list(ids), True, with_vector(with_vectors))
+        return [to_record(r) for r in records]
 
     def scroll(
         self, where: Where | None = None, *, with_vectors: bool = False, batch_size: int = 256
     ) -> Iterator[PointRecord]:
-        condition = _filter(where) if where else None
+        condition = edge_filter(where) if where else None
         offset: qe.PointId | None = None
         while True:
             request = qe.ScrollRequest(
@@ -243,7 +250,7 @@ class EdgeStore:
                 limit=batch_size,
                 filter=condition,
                 with_payload=True,
-                with_vector=_with_vector(with_vectors),
+                with_vector=with_vector(with_vectors),
             )
             with self._lock:
                 self._check_open()
@@ -251,12 +258,12 @@ class EdgeStore:
                     return
                 records, offset = self._shard.scroll(request)
             for record in records:
-                yield _record(record)
+                yield to_record(record)
             if offset is None:
                 return
 
     def count(self, where: Where | None = None) -> int:
-        request = qe.CountRequest(exact=True, filter=_filter(where) if where else None)
+        request = qe.CountRequest(exact=True, filter=edge_filter(where) if where else None)
         with self._lock:
             self._check_open()
             if self._shard is None:
@@ -350,55 +357,3 @@ def _need(value: _T | None, mode: str, what: str) -> _T:
     if value is None:
         raise ValueError(f"a {mode} query needs a {what} vector")
     return value
-
-
-def _conditions(where: Where) -> Iterator[qe.FieldCondition]:
-    """One condition per entry (see ``search.store.Where``); dotted keys are nested paths."""
-    for key, value in where.items():
-        values = any_of(key, value)
-        if values is not None:
-            yield qe.FieldCondition(key=key, match=qe.MatchAny(values))
-            continue
-        if isinstance(value, bool):
-            raise ValueError(
-                f"filter on {key!r}: Qdrant Edge 0.9.0 cannot match boolean values "
-                "(MatchValue(True) becomes the integer 1); store the flag as a string or int"
-            )
-        assert isinstance(value, str | int)
-        yield qe.FieldCondition(key=key, match=qe.MatchValue(value))
-
-
-def _filter(where: Where) -> qe.Filter:
-    return qe.Filter(must=list(_conditions(where)))
-
-
-def _edge_sparse(vector: SparseVector) -> qe.SparseVector:
-    return qe.SparseVector(indices=list(vector.indices), values=list(vector.values))
-
-
-def _to_edge_point(point: StoredPoint) -> qe.Point:
-    vectors: dict[str, qe.NamedVector] = {}
-    if point.dense is not None:
-        vectors[DENSE_VECTOR] = list(point.dense)
-    if point.sparse is not None:
-        vectors[SPARSE_VECTOR] = _edge_sparse(point.sparse)
-    return qe.Point(point.id, vectors, point.payload)
-
-
-def _with_vector(with_vectors: bool) -> qe.WithVectorType:
-    return [DENSE_VECTOR] if with_vectors else False
-
-
-def _record(record: qe.Record) -> PointRecord:
-    return PointRecord(
-        id=str(record.id), payload=dict(record.payload or {}), dense=_dense_of(record.vector)
-    )
-
-
-def _dense_of(vector: Any) -> list[float] | None:
-    """The ``dense`` vector of a record, or None (vectorless points, or vectors not asked for)."""
-    if isinstance(vector, dict):
-        dense = vector.get(DENSE_VECTOR)
-        if isinstance(dense, list):
-            return [float(x) for x in dense]
-    return None
