@@ -127,6 +127,7 @@ class IngestPipeline:
                 and existing.status == "done"
                 and existing.tags == list(labels.tags)
                 and existing.metadata == dict(labels.metadata)
+                and existing.chunking in (None, self._chunking_record())
             ):
                 return document_outcome(document, "unchanged", existing.chunks)
             chunks = chunk_document(document, self._tokenizer, self._chunking)
@@ -166,6 +167,11 @@ class IngestPipeline:
         self._originals.delete(doc_id, document.filename)
         return document
 
+    def _chunking_record(self) -> dict[str, int]:
+        """The settings a document was chunked with, kept on its document point: the same bytes
+        ingested after the settings changed are chunked again."""
+        return {"tokens": self._chunking.chunk_tokens, "overlap": self._chunking.overlap_tokens}
+
     def _replace_older(self, document: Document) -> list[DocumentInfo]:
         """Delete the other documents stored under this file's name (older versions of it)."""
         older = [
@@ -181,6 +187,7 @@ class IngestPipeline:
     def _write(self, item: Prepared) -> None:
         document, chunks, vectors = item.document, item.chunks, item.vectors
         final = _document_point(document, chunks, vectors, item.labels)
+        final.payload["chunking"] = self._chunking_record()
         marker = StoredPoint(id=final.id, payload={**final.payload, "status": "processing"})
         self._store.upsert([marker])
         # Chunks left over from an earlier, differently chunked version of the same bytes.

@@ -56,4 +56,5 @@ def document_info(record: PointRecord) -> DocumentInfo:
         ingested_at=p.get("ingested_at"),
         tags=list(p.get("tags") or []),
         metadata=dict(p.get("meta") or {}),
+        chunking=p.get("chunking"),
     )

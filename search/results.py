@@ -55,6 +55,9 @@ class DocumentInfo(BaseModel):
     ingested_at: str | None = None
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
+    chunking: dict[str, int] | None = Field(
+        None, description="The chunk size and overlap in tokens it was chunked with"
+    )
 
 
 class DocumentList(BaseModel):

@@ -84,3 +84,26 @@ def test_a_search_during_the_replacement_always_finds_the_document(
     assert misses == [], f"{len(misses)} of {searches} searches found no document"
     assert searches > 1
     assert versions == 1
+
+
+def test_chunking_settings_are_recorded_and_a_change_rechunks(
+    tmp_path: Path, local_provider: object
+) -> None:
+    data = version(1, paragraphs=12)
+    with open_services(
+        Settings(SEMSEARCH_DATA_DIR=tmp_path),
+        embedder=local_provider,  # type: ignore[arg-type]
+    ) as services:
+        first = services.pipeline.ingest("schedule.md", data)
+        assert first.doc_id is not None
+    smaller = Settings(
+        SEMSEARCH_DATA_DIR=tmp_path, SEMSEARCH_CHUNK_TOKENS=80, SEMSEARCH_CHUNK_OVERLAP=10
+    )
+    with open_services(smaller, embedder=local_provider) as services:  # type: ignore[arg-type]
+        again = services.pipeline.ingest("schedule.md", data)
+        chunk_points = services.store.count({"doc_id": first.doc_id, "kind": "chunk"})
+        recorded = services.store.scroll({"kind": "document"})
+        payloads = [r.payload for r in recorded]
+    assert again.status == "done" and again.chunks > first.chunks
+    assert chunk_points == again.chunks
+    assert [p["chunking"] for p in payloads] == [{"tokens": 80, "overlap": 10}]
