@@ -98,7 +98,11 @@ def test_qdrant_server_engine_runs_the_whole_app(tmp_path: Path, local_provider:
         for mode in ("hybrid", "dense", "keyword"):
             body = client.get("/api/search", params={"q": "sparse vectors", "mode": mode}).json()
             assert [h["filename"] for h in body["results"]] == ["vectors.md"], mode
+        services = client.app.state.services  # type: ignore[attr-defined]
+        assert services.store.count({"doc_id": job["doc_id"]}) > 0
         assert client.delete(f"/api/documents/{job['doc_id']}").status_code == 200
+        # No orphan vectors: the chunks and the document point are gone from the engine itself.
+        assert services.store.count({"doc_id": job["doc_id"]}) == 0
         assert client.get("/api/documents").json()["documents"] == []
     assert not (tmp_path / "qdrant").exists()  # nothing written to the embedded engine
 
