@@ -196,6 +196,8 @@ class IngestPipeline:
             "doc_id": document.doc_id,
             "filename": document.filename,
             "title": document.title,
+            "mime": document.mime,  # for file-type filters on passages
+            "ingested_at": final.payload["ingested_at"],  # for date-range filters
             **item.labels.payload(),
         }
         points = [

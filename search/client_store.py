@@ -24,11 +24,13 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from search.errors import ModelMismatchError, SearchError, StoreUnavailableError
 from search.store import (
     COLLECTION_POINT_ID,
+    DATETIME_FIELDS,
     DENSE_VECTOR,
     INDEXED_FIELDS,
     RRF_K,
     SPARSE_VECTOR,
     CollectionInfo,
+    DateRange,
     PointRecord,
     ScoredHit,
     SearchMode,
@@ -42,6 +44,9 @@ MEMORY_URL = ":memory:"
 # Prefetches fetch at least this many candidates, so that fused pages stay consistent while
 # paging (the prefetch limit also grows with limit + offset, as Qdrant requires).
 PREFETCH_FLOOR = 100
+_INDEXES = [(f, models.PayloadSchemaType.KEYWORD) for f in INDEXED_FIELDS] + [
+    (f, models.PayloadSchemaType.DATETIME) for f in DATETIME_FIELDS
+]
 
 
 class ClientStore:
@@ -267,23 +272,21 @@ class ClientStore:
         except UnexpectedResponse as error:
             if error.status_code != 409:  # 409: another replica created it first
                 raise
-        self._create_indexes(INDEXED_FIELDS)
+        self._create_indexes(_INDEXES)
         self._exists = True
 
     def _ensure_indexes(self) -> None:
         """Index the fields a collection made by an older version lacks (``tags``,
-        ``filename``): filters work without them, only slower on a large collection."""
+        ``filename``, ``mime``...): filters work without them, only slower on a large one."""
         existing = set(self._client.get_collection(self._collection).payload_schema or {})
-        self._create_indexes([field for field in INDEXED_FIELDS if field not in existing])
+        self._create_indexes([(f, kind) for f, kind in _INDEXES if f not in existing])
 
-    def _create_indexes(self, fields: Sequence[str]) -> None:
+    def _create_indexes(self, fields: Sequence[tuple[str, models.PayloadSchemaType]]) -> None:
         with warnings.catch_warnings():
             # Local mode warns that payload indexes have no effect there; a server uses them.
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
-            for field in fields:
-                self._client.create_payload_index(
-                    self._collection, field, models.PayloadSchemaType.KEYWORD, wait=True
-                )
+            for field, kind in fields:
+                self._client.create_payload_index(self._collection, field, kind, wait=True)
 
     def _write_info(self, info: CollectionInfo) -> None:
         payload = {"kind": "collection", "model": info.model, "dimension": info.dimension}
@@ -331,12 +334,20 @@ def _need(value: Any, mode: str, what: str) -> Any:
 def _conditions(where: Where) -> Iterator[models.FieldCondition]:
     """One condition per entry (see ``search.store.Where``); dotted keys are nested paths."""
     for key, value in where.items():
+        if isinstance(value, DateRange):
+            yield models.FieldCondition(key=key, range=_datetime_range(value))
+            continue
         values = any_of(key, value)
         if values is not None:
             yield models.FieldCondition(key=key, match=models.MatchAny(any=values))
         else:
             assert isinstance(value, str | int | bool)
             yield models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def _datetime_range(value: DateRange) -> models.DatetimeRange:
+    # The model parses the ISO strings into datetimes (it is typed with datetime fields).
+    return models.DatetimeRange.model_validate({"gte": value.gte, "lt": value.lt})
 
 
 def _filter(where: Where) -> models.Filter:

@@ -35,6 +35,7 @@ from search.edge_types import (
 from search.errors import ModelMismatchError, SearchError, StoreUnavailableError
 from search.store import (
     COLLECTION_POINT_ID,
+    DATETIME_FIELDS,
     DENSE_VECTOR,
     INDEXED_FIELDS,
     RRF_K,
@@ -324,12 +325,15 @@ def _create_shard(path: Path, dimension: int) -> qe.EdgeShard:
 
 
 def _ensure_indexes(shard: qe.EdgeShard) -> None:
-    """Create the keyword indexes the shard lacks: all of them on a new shard, and on a shard
-    made by an older version the fields added since (``tags``, ``filename``)."""
+    """Create the payload indexes the shard lacks: all of them on a new shard, and on a shard
+    made by an older version the fields added since (``tags``, ``filename``, ``mime``...)."""
     existing = set(shard.info().payload_schema)
-    missing = [field for field in INDEXED_FIELDS if field not in existing]
-    for field in missing:
-        shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+    wanted = [(f, qe.PayloadSchemaType.Keyword) for f in INDEXED_FIELDS] + [
+        (f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS
+    ]
+    missing = [(field, kind) for field, kind in wanted if field not in existing]
+    for field, kind in missing:
+        shard.update(qe.UpdateOperation.create_field_index(field, kind))
     if missing:
         shard.flush()
 

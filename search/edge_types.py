@@ -14,6 +14,7 @@ import qdrant_edge as qe
 from search.store import (
     DENSE_VECTOR,
     SPARSE_VECTOR,
+    DateRange,
     PointRecord,
     SparseVector,
     StoredPoint,
@@ -25,6 +26,9 @@ from search.store import (
 def edge_conditions(where: Where) -> Iterator[qe.FieldCondition]:
     """One condition per entry (see ``search.store.Where``); dotted keys are nested paths."""
     for key, value in where.items():
+        if isinstance(value, DateRange):
+            yield qe.FieldCondition(key=key, range=qe.RangeDateTime(gte=value.gte, lt=value.lt))
+            continue
         values = any_of(key, value)
         if values is not None:
             yield qe.FieldCondition(key=key, match=qe.MatchAny(values))

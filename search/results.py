@@ -18,6 +18,7 @@ class Passage(BaseModel):
     text: str
     snippet: str
     score: float
+    point_id: str = Field("", description="The passage's point: `/api/search/similar?point=`")
 
 
 class Hit(BaseModel):
@@ -31,6 +32,7 @@ class Hit(BaseModel):
     text: str
     snippet: str
     score: float
+    point_id: str = Field("", description="The passage's point: `/api/search/similar?point=`")
     tags: list[str] = Field(default_factory=list, description="The document's tags")
     more: list[Passage] = Field(default_factory=list)
 
@@ -65,9 +67,14 @@ class DocumentList(BaseModel):
 
 
 class ClusterDocument(BaseModel):
+    """A central item of a cluster: a document, or at chunk level a passage of one."""
+
     doc_id: str
     filename: str
     title: str
+    page: int | None = Field(None, description="Chunk level: the passage's page")
+    chunk_index: int | None = Field(None, description="Chunk level: the passage's chunk")
+    snippet: str | None = Field(None, description="Chunk level: the passage's opening words")
 
 
 class Cluster(BaseModel):
@@ -83,10 +90,17 @@ class MapPoint(BaseModel):
     x: float
     y: float
     cluster: int
+    page: int | None = Field(None, description="Chunk level: the chunk's page")
+    chunk_index: int | None = Field(None, description="Chunk level: the chunk's index")
 
 
 class ClusterResponse(BaseModel):
+    level: Literal["document", "chunk"] = "document"
     k: int
     k_chosen_by: Literal["silhouette", "user", "too few documents"]
+    k_scores: dict[int, float] = Field(
+        default_factory=dict, description="Automatic k: the silhouette of each candidate k"
+    )
     clusters: list[Cluster]
     points: list[MapPoint]
+    cached: bool = Field(False, description="Served from the cache (the collection is unchanged)")

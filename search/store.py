@@ -25,7 +25,9 @@ RRF_K = 61
 # Keyword payload indexes. A keyword index also indexes every string of a list field (``tags``).
 # Collections created before a field was added get its index when next opened
 # (``ensure_collection``); filters on a field without an index still match, only slower.
-INDEXED_FIELDS = ("doc_id", "kind", "filename", "tags")
+INDEXED_FIELDS = ("doc_id", "kind", "filename", "tags", "mime")
+# Datetime payload indexes (ISO 8601 / RFC 3339 strings), for ``DateRange`` filters.
+DATETIME_FIELDS = ("ingested_at",)
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
 # A filter is a conjunction of matches on payload fields: {"doc_id": "...", "kind": "chunk"}.
@@ -34,8 +36,28 @@ SearchMode = Literal["hybrid", "dense", "keyword"]
 #   point whose ``tags`` hold "a" or "b". An empty list is refused (it would match nothing).
 # - A dotted key is a nested payload path: {"meta.author": "Ann"} matches payload
 #   {"meta": {"author": "Ann"}}.
+# - A ``DateRange`` keeps points whose field (an ISO 8601 datetime string, such as
+#   ``ingested_at``) lies in the range: {"ingested_at": DateRange(gte="2024-01-01T00:00:00Z")}.
 # Qdrant Edge 0.9.0 cannot match booleans (see ``search.edge_store``): store flags as str or int.
-WhereValue = str | int | bool | list[str] | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """``gte <= value < lt`` on a datetime payload field; either end may be left open.
+
+    Ends are ISO 8601 strings with a time zone (RFC 3339), as ``datetime.isoformat`` writes
+    them for an aware datetime; both engines compare them as instants, not as text.
+    """
+
+    gte: str | None = None
+    lt: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.gte is None and self.lt is None:
+            raise ValueError("a DateRange needs gte or lt; leave the filter out instead")
+
+
+WhereValue = str | int | bool | list[str] | tuple[str, ...] | DateRange
 Where = Mapping[str, WhereValue]
 
 _NAMESPACE = uuid.UUID("6f0d1a53-8a5e-4c57-9d6a-2f1b8c7e4a10")

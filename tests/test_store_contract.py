@@ -21,6 +21,7 @@ from search.sparse import Bm25Encoder
 from search.store import (
     COLLECTION_POINT_ID,
     CollectionInfo,
+    DateRange,
     ScoredHit,
     SearchMode,
     StoredPoint,
@@ -382,6 +383,63 @@ def test_delete_by_a_label_filter_removes_only_matches(labelled: VectorStore) ->
     assert labelled.count({"kind": "chunk"}) == 2  # the zeppelin and the soup
     assert labelled.count({"kind": "document"}) == 1
     assert labelled.collection_info() == INFO
+
+
+# -- date ranges and file types (ingested_at, mime) --------------------------------------------
+
+# As the pipeline writes them on every chunk: RFC 3339 instants (the money one in +02:00).
+INGESTED: dict[str, dict[str, object]] = {
+    "doc-cats": {"ingested_at": "2024-01-05T10:00:00+00:00", "mime": "application/pdf"},
+    "doc-money": {"ingested_at": "2024-03-01T01:30:00+02:00", "mime": "text/markdown"},
+    "doc-sky": {"ingested_at": "2025-06-01T00:00:00+00:00", "mime": "application/pdf"},
+}
+
+
+@pytest.fixture
+def dated(filled: VectorStore) -> VectorStore:
+    points = [p for p in corpus_points() if p.payload["kind"] == "chunk"]
+    for point in points:
+        point.payload.update(INGESTED.get(point.payload["doc_id"], {}))
+    filled.upsert(points)
+    return filled
+
+
+def test_a_date_range_compares_instants(dated: VectorStore) -> None:
+    after_2024 = DateRange(gte="2024-01-01T00:00:00+00:00")
+    assert chunk_ids(dated, {"ingested_at": after_2024}) == CAT_IDS | MONEY_IDS | {ZEPPELIN}
+    # gte is inclusive, lt exclusive.
+    at_cats = DateRange(gte="2024-01-05T10:00:00+00:00", lt="2024-01-05T10:00:01+00:00")
+    assert chunk_ids(dated, {"ingested_at": at_cats}) == CAT_IDS
+    assert chunk_ids(dated, {"ingested_at": DateRange(lt="2024-01-05T10:00:00+00:00")}) == set()
+    # 01:30+02:00 is 23:30 UTC the day before: compared as an instant, not as text.
+    feb = DateRange(gte="2024-02-29T00:00:00+00:00", lt="2024-03-01T00:00:00+00:00")
+    assert chunk_ids(dated, {"ingested_at": feb}) == MONEY_IDS
+    # doc-food has no ingested_at, so no range holds it.
+    assert chunk_ids(dated, {"ingested_at": DateRange(lt="2030-01-01T00:00:00Z")}) == (
+        CAT_IDS | MONEY_IDS | {ZEPPELIN}
+    )
+    for mode in ("dense", "keyword", "hybrid"):
+        where: Where = {"kind": "chunk", "ingested_at": DateRange(gte="2025-01-01T00:00:00Z")}
+        found = search(dated, mode, dense=unit(1.0), text="cat stock zeppelin", where=where)
+        assert found == [ZEPPELIN], mode
+    similar = dated.recommend(
+        CAT_MAT, limit=5, where={"ingested_at": DateRange(lt="2025-01-01T00:00:00Z")}
+    )
+    assert set(ids(similar)) == {CAT_PURR} | MONEY_IDS
+    with pytest.raises(ValueError, match="gte or lt"):
+        DateRange()
+
+
+def test_a_mime_filter_with_a_date_range(dated: VectorStore) -> None:
+    assert chunk_ids(dated, {"mime": "application/pdf"}) == CAT_IDS | {ZEPPELIN}
+    assert chunk_ids(dated, {"mime": ["text/markdown", "text/csv"]}) == MONEY_IDS
+    recent_pdfs: Where = {
+        "mime": ["application/pdf"],
+        "ingested_at": DateRange(gte="2025-01-01T00:00:00Z"),
+    }
+    assert chunk_ids(dated, recent_pdfs) == {ZEPPELIN}
+    dated.delete({"ingested_at": DateRange(lt="2025-01-01T00:00:00Z")})
+    assert dated.count({"kind": "chunk"}) == 2  # the zeppelin and the soup
 
 
 # -- both engines side by side ---------------------------------------------------------------

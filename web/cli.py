@@ -27,8 +27,8 @@ from search.catalog import list_documents
 from search.clustering import cluster_documents
 from search.errors import SearchError
 from search.results import DocumentList
-from search.store import SearchMode
-from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit, tags_note
+from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit
+from web.cli_search import search
 from web.services import Services, open_services
 from web.settings import Settings
 
@@ -175,45 +175,7 @@ def _summary(outcomes: list[IngestOutcome]) -> None:
     out.print(f"{len(outcomes) - failed} of {len(outcomes)} files ingested, {failed} failed")
 
 
-@app.command()
-def search(
-    query: Annotated[str, typer.Argument(help="What to look for")],
-    k: Annotated[int, typer.Option("-k", help="How many hits")] = 10,
-    mode: Annotated[str, typer.Option(help="hybrid, dense or keyword")] = "hybrid",
-    flat: Annotated[
-        bool, typer.Option("--flat", help="Passages, not one hit per document")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
-    tag: TagOption = None,
-    meta: MetaOption = None,
-) -> None:
-    """Search the documents; --tag keeps documents with ANY of the tags, --meta ALL pairs."""
-    if mode not in ("hybrid", "dense", "keyword"):
-        err.print(f"[red]error:[/red] --mode must be hybrid, dense or keyword, not {mode!r}")
-        raise typer.Exit(2)
-    search_mode: SearchMode = mode  # type: ignore[assignment]
-    labels = labels_or_exit(tag, meta)
-    with _services() as services:
-        response = services.search.search(
-            query,
-            k=k,
-            mode=search_mode,
-            group=not flat,
-            tags=labels.tags,
-            metadata=labels.metadata,
-        )
-    if as_json:
-        _print_json(response)
-        return
-    if not response.results:
-        out.print("no results")
-    for rank, hit in enumerate(response.results, 1):
-        out.print(
-            f"[bold]{rank}. {hit.title or hit.filename}[/bold]  ({hit.filename}, page {hit.page}, "
-            f"score {hit.score:.4f}){tags_note(hit.tags)}",
-            highlight=False,
-        )
-        out.print(f"   {hit.snippet}", highlight=False)
+app.command()(search)
 
 
 @app.command()

@@ -15,7 +15,7 @@ from ingest.labels import build_labels, parse_tags
 from ingest.models import Labels, SourceFile
 from search.catalog import get_document, list_documents
 from search.errors import DocumentNotFoundError
-from search.results import DocumentInfo, DocumentList
+from search.results import DocumentInfo, DocumentList, SearchResponse
 from web.deps import ServicesDep, require_api_key
 from web.errors import error_response
 from web.services import Services
@@ -141,6 +141,16 @@ def documents(
 @api.get("/documents/{doc_id}", response_model=DocumentInfo)
 def document(doc_id: str, services: ServicesDep) -> DocumentInfo:
     return get_document(services.store, doc_id)
+
+
+@api.get("/documents/{doc_id}/similar", response_model=SearchResponse)
+def similar_documents(
+    doc_id: str,
+    services: ServicesDep,
+    k: Annotated[int, Query(ge=1, le=100, description="How many documents")] = 10,
+) -> SearchResponse:
+    """Documents like this one (their mean vectors), each with its passage nearest to it."""
+    return services.search.similar_documents(doc_id, k=k)
 
 
 @api.delete("/documents/{doc_id}", response_model=DocumentInfo)

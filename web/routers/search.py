@@ -1,19 +1,29 @@
 """Search: `GET|POST /api/search` and the page `/` (a plain GET form, no JavaScript needed).
 
 Filters: ``tags`` keeps documents with ANY of the tags; metadata keeps documents whose
-metadata holds ALL the pairs (``SearchService.search`` says why).
+metadata holds ALL the pairs (``SearchService.search`` says why); ``file_type`` ANY of the
+types; ``ingested_after``/``ingested_before`` a date range. ``offset`` pages (documents when
+grouped, passages when not); ``score_threshold`` is on the mode's scale (``search.query``).
+
+"More like this": `GET /api/search/similar?point=` (a hit's ``point_id``) and the page
+`/similar?point=`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from ingest.errors import InvalidLabelsError
 from ingest.labels import parse_metadata
+from search.diversify import DEFAULT_LAMBDA
+from search.errors import DocumentNotFoundError
+from search.query import MAX_OFFSET, file_type_mimes
 from search.results import SearchResponse
 from search.store import SearchMode
 from web.deps import ServicesDep, require_api_key
@@ -26,15 +36,46 @@ TAGS_HELP = (
     "Only documents with ANY of these tags (case does not matter; an entry may hold several, "
     "comma-separated)"
 )
+THRESHOLD_HELP = (
+    "Drop hits scoring below this, on the mode's scale: dense cosine (-1..1), keyword BM25 "
+    "(0 up), hybrid RRF (at most about 0.033)"
+)
 
 
 class SearchParams(BaseModel):
-    q: str = Field("", max_length=10_000, description="The query; blank gives no results")
+    q: str = Field(
+        "", max_length=100_000, description="The query; blank gives no results; cut at 2000 chars"
+    )
     k: int = Field(10, ge=1, le=100, description="How many hits")
+    offset: int = Field(
+        0, ge=0, le=MAX_OFFSET, description="Skip this many documents (passages when not grouped)"
+    )
     mode: SearchMode = "hybrid"
     group: bool = Field(True, description="One hit per document, its next passages under `more`")
+    score_threshold: float | None = Field(None, description=THRESHOLD_HELP)
+    diversify: bool = Field(
+        False, description="Reorder by maximal marginal relevance, so near-duplicates spread out"
+    )
+    diversity_lambda: float = Field(
+        DEFAULT_LAMBDA, ge=0, le=1, description="MMR: 1 keeps the ranking, 0 only avoids repeats"
+    )
     doc_id: str | None = Field(None, description="Search only this document")
     tags: list[str] = Field(default_factory=list, description=TAGS_HELP)
+    file_type: list[str] = Field(
+        default_factory=list,
+        description="Only documents of ANY of these types: a MIME type or an extension (`pdf`)",
+    )
+    ingested_after: datetime | None = Field(
+        None, description="Only documents ingested at or after this (ISO date: midnight UTC)"
+    )
+    ingested_before: datetime | None = Field(
+        None, description="Only documents ingested before this (ISO date: midnight UTC)"
+    )
+
+    @field_validator("file_type")
+    @classmethod
+    def _known_file_types(cls, value: list[str]) -> list[str]:
+        return file_type_mimes(value)  # a ValueError here is a 422 naming the bad type
 
 
 class SearchQuery(SearchParams):
@@ -74,6 +115,30 @@ def _run(services: ServicesDep, request: SearchParams, metadata: dict[str, str])
         doc_id=request.doc_id,
         tags=request.tags,
         metadata=metadata,
+        offset=request.offset,
+        score_threshold=request.score_threshold,
+        file_types=request.file_type,
+        ingested_after=request.ingested_after,
+        ingested_before=request.ingested_before,
+        diversify=request.diversify,
+        diversity_lambda=request.diversity_lambda,
+    )
+
+
+class SimilarQuery(BaseModel):
+    point: str = Field(description="A hit's `point_id`")
+    k: int = Field(10, ge=1, le=100, description="How many hits")
+    group: bool = Field(True, description="One hit per document")
+    same_document: bool = Field(False, description="Include the passage's own document")
+
+
+@api.get("/search/similar", response_model=SearchResponse)
+def similar_passages(
+    services: ServicesDep, params: Annotated[SimilarQuery, Query()]
+) -> SearchResponse:
+    """Passages like a stored one (its stored vector; nothing is embedded), per document."""
+    return services.search.similar_passages(
+        params.point, k=params.k, group=params.group, same_document=params.same_document
     )
 
 
@@ -88,7 +153,52 @@ def search_page(
             response = _run(services, params, parse_metadata(params.meta))
     except InvalidLabelsError as problem:
         error = problem.message
-    context = {"params": params, "response": response, "error": error, "page": "search"}
+    context: dict[str, object] = {
+        "params": params,
+        "response": response,
+        "error": error,
+        "page": "search",
+        "pages": _page_links(params, len(response.results)) if response else {},
+    }
     return templates.TemplateResponse(
         request, "search.html", context, status_code=422 if error else 200
     )
+
+
+def _page_links(params: SearchQuery, shown: int) -> dict[str, str]:
+    """`/` URLs of the previous and next pages, keeping every other parameter. A next page is
+    offered when this one is full (the last page may then turn out empty)."""
+    links: dict[str, str] = {}
+    if params.offset > 0:
+        links["previous"] = _page_url(params, max(0, params.offset - params.k))
+    if shown >= params.k and params.offset + params.k <= MAX_OFFSET:
+        links["next"] = _page_url(params, params.offset + params.k)
+    return links
+
+
+def _page_url(params: SearchQuery, offset: int) -> str:
+    query = params.model_dump(mode="json", exclude_defaults=True)
+    query["offset"] = offset
+    if not offset:
+        del query["offset"]
+    return "/?" + urlencode(query, doseq=True)
+
+
+@pages.get("/similar", response_class=HTMLResponse)
+def similar_page(
+    request: Request, services: ServicesDep, params: Annotated[SimilarQuery, Query()]
+) -> HTMLResponse:
+    """ "More like this" for a hit of `/`: the search page, showing passages like that one."""
+    response, error, status = None, None, 200
+    try:
+        response = services.search.similar_passages(params.point, k=params.k, group=params.group)
+    except DocumentNotFoundError as problem:
+        error, status = problem.message, 404
+    context = {
+        "params": SearchQuery(),
+        "response": response,
+        "error": error,
+        "similar": True,
+        "page": "search",
+    }
+    return templates.TemplateResponse(request, "search.html", context, status_code=status)

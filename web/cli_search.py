@@ -1,0 +1,118 @@
+"""`semsearch search`: kept out of ``web.cli`` so that the command module stays short.
+
+`--json` prints exactly what `GET /api/search` returns for the same options.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from embeddings.errors import EmbeddingError
+from search.errors import SearchError
+from search.query import MAX_OFFSET, file_type_mimes
+from search.store import SearchMode
+from web.cli_labels import MetaOption, TagOption, labels_or_exit, tags_note
+from web.services import open_services
+from web.settings import Settings
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _usage_error(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def _when(option: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise _usage_error(f"{option} must be an ISO date or datetime, not {value!r}") from None
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for")],
+    k: Annotated[int, typer.Option("-k", help="How many hits")] = 10,
+    offset: Annotated[
+        int, typer.Option("--offset", help="Skip this many documents (passages with --flat)")
+    ] = 0,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or keyword")] = "hybrid",
+    flat: Annotated[
+        bool, typer.Option("--flat", help="Passages, not one hit per document")
+    ] = False,
+    min_score: Annotated[
+        float | None,
+        typer.Option(
+            "--min-score",
+            help="Drop hits scoring below this, on the mode's scale: dense cosine (-1..1), "
+            "keyword BM25 (0 up), hybrid RRF (at most about 0.033)",
+        ),
+    ] = None,
+    file_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Only these file types: pdf, md... or a MIME type (repeat)"),
+    ] = None,
+    after: Annotated[
+        str | None, typer.Option("--after", help="Ingested at or after (ISO date: midnight UTC)")
+    ] = None,
+    before: Annotated[
+        str | None, typer.Option("--before", help="Ingested before (ISO date: midnight UTC)")
+    ] = None,
+    diversify: Annotated[
+        bool, typer.Option("--diversify", help="Reorder by MMR so near-duplicates spread out")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
+    tag: TagOption = None,
+    meta: MetaOption = None,
+) -> None:
+    """Search the documents; --tag keeps documents with ANY of the tags, --meta ALL pairs."""
+    if mode not in ("hybrid", "dense", "keyword"):
+        raise _usage_error(f"--mode must be hybrid, dense or keyword, not {mode!r}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise _usage_error(f"--offset must be 0 to {MAX_OFFSET}, not {offset}")
+    search_mode: SearchMode = mode  # type: ignore[assignment]
+    labels = labels_or_exit(tag, meta)
+    try:
+        mimes = file_type_mimes(file_type or [])
+    except ValueError as error:
+        raise _usage_error(f"--type: {error}") from None
+    ingested_after, ingested_before = _when("--after", after), _when("--before", before)
+    try:
+        with open_services(Settings()) as services:
+            response = services.search.search(
+                query,
+                k=k,
+                offset=offset,
+                mode=search_mode,
+                group=not flat,
+                tags=labels.tags,
+                metadata=labels.metadata,
+                file_types=mimes,
+                ingested_after=ingested_after,
+                ingested_before=ingested_before,
+                score_threshold=min_score,
+                diversify=diversify,
+            )
+    except (SearchError, EmbeddingError) as error:
+        err.print(f"[red]error:[/red] {error.message}", highlight=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(response.model_dump_json(indent=2) + "\n")
+        return
+    if not response.results:
+        out.print("no results")
+    for rank, hit in enumerate(response.results, offset + 1):
+        out.print(
+            f"[bold]{rank}. {hit.title or hit.filename}[/bold]  ({hit.filename}, page {hit.page}, "
+            f"score {hit.score:.4f}){tags_note(hit.tags)}",
+            highlight=False,
+        )
+        out.print(f"   {hit.snippet}", highlight=False)
