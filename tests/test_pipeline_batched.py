@@ -45,7 +45,7 @@ def snapshot(services: Services) -> dict[str, object]:
     """Everything ingestion decides about the stored points, minus the ingestion time."""
     chunks = sorted(
         (
-            (r.id, {k: v for k, v in r.payload.items()})
+            (r.id, {k: v for k, v in r.payload.items() if k != "ingested_at"})
             for r in services.store.scroll({"kind": "chunk"})
         ),
         key=lambda item: item[0],
