@@ -36,6 +36,7 @@ from ingest.originals import OriginalFiles
 from search.catalog import delete_document, find_by_filename, find_document
 from search.collection import CollectionGuard
 from search.results import DocumentInfo
+from search.revision import bump_revision
 from search.sparse import Bm25Encoder
 from search.store import (
     StoredPoint,
@@ -156,6 +157,7 @@ class IngestPipeline:
                     older = self._replace_older(item.document)
                     item.replaced = [d.doc_id for d in older]
                     replaced.extend(older)
+            bump_revision(self._store)
         for item in files:
             self._originals.save(item.document.doc_id, item.name, item.data)
         for document in replaced:
@@ -164,6 +166,7 @@ class IngestPipeline:
     def delete(self, doc_id: str) -> DocumentInfo:
         """Remove the document's points and its stored original."""
         document = delete_document(self._store, doc_id)
+        bump_revision(self._store)
         self._originals.delete(doc_id, document.filename)
         return document
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from search.catalog import document_info
 from search.results import DocumentInfo
+from search.revision import bump_revision
 from search.store import PointRecord, StoredPoint, VectorStore
 
 log = logging.getLogger(__name__)
@@ -41,4 +42,6 @@ def recover_interrupted(store: VectorStore) -> list[DocumentInfo]:
         store.upsert([StoredPoint(id=record.id, payload=failed)])
         log.warning("%s was interrupted while being written; removed its chunks", doc_id[:12])
         recovered.append(document_info(PointRecord(record.id, failed)))
+    if recovered:
+        bump_revision(store)
     return recovered

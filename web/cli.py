@@ -24,7 +24,7 @@ from ingest.loaders import SUPPORTED_EXTENSIONS
 from ingest.models import SourceFile
 from ingest.pipeline import IngestOutcome
 from search.catalog import list_documents
-from search.clustering import cluster_documents
+from search.clustering import LEVELS, cluster_documents
 from search.errors import SearchError
 from search.results import DocumentList
 from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit
@@ -225,17 +225,26 @@ def clusters(
     k: Annotated[
         int | None, typer.Option("--k", help="Number of clusters (default: automatic)")
     ] = None,
+    level: Annotated[
+        str, typer.Option("--level", help="document, or chunk to cluster passages")
+    ] = "document",
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
 ) -> None:
-    """Group the documents into labelled clusters."""
+    """Group the documents (or with --level chunk their passages) into labelled clusters."""
+    if level not in LEVELS:
+        err.print(f"[red]error:[/red] --level must be document or chunk, not {level!r}")
+        raise typer.Exit(2)
     with _services() as services:
-        result = cluster_documents(services.store, k)
+        result = cluster_documents(services.store, k, level=level)
     if as_json:
         _print_json(result)
         return
     out.print(f"{result.k} clusters ({result.k_chosen_by})")
     for c in result.clusters:
-        names = ", ".join(d.title or d.filename for d in c.documents)
+        names = ", ".join(
+            (d.title or d.filename) + (f" p.{d.page}" if d.page is not None else "")
+            for d in c.documents
+        )
         out.print(f"[bold]{c.label}[/bold] ({c.size}): {names}", highlight=False)
 
 

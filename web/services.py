@@ -22,6 +22,7 @@ from ingest.originals import OriginalFiles
 from ingest.pipeline import IngestPipeline
 from ingest.recovery import recover_interrupted
 from ingest.spool import UploadSpool
+from search.cluster_cache import ClusterCache
 from search.collection import CollectionGuard
 from search.factory import open_store
 from search.query import SearchService
@@ -45,6 +46,8 @@ class Services:
     search: SearchService
     # Files a killed process left half-written, found and cleaned up on opening.
     interrupted: list[DocumentInfo]
+    # Cluster results, kept until the collection changes.
+    clusters: ClusterCache
 
 
 @contextmanager
@@ -110,4 +113,5 @@ def open_services(
             jobs=jobs,
             search=SearchService(store, embedder, sparse, guard),
             interrupted=interrupted,
+            clusters=ClusterCache(),
         )

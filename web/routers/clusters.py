@@ -1,4 +1,7 @@
-"""Clusters: `GET /api/clusters?k=auto` and the `/clusters` page with its 2-D map."""
+"""Clusters: `GET /api/clusters?k=auto&level=document` and the `/clusters` page with its map.
+
+Results come from the services' cluster cache, kept until the collection changes.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from search.catalog import list_documents
-from search.clustering import cluster_documents
+from search.clustering import Level
 from search.results import ClusterResponse
 from web.deps import ServicesDep, require_api_key
 from web.templating import templates
@@ -15,6 +18,7 @@ api = APIRouter(prefix="/api", tags=["clusters"], dependencies=[Depends(require_
 pages = APIRouter(include_in_schema=False)
 
 K_PATTERN = r"^(auto|[1-9][0-9]?)$"
+LEVEL_HELP = "'document' clusters documents; 'chunk' clusters passages (for a few long documents)"
 
 
 def _k(value: str) -> int | None:
@@ -25,18 +29,22 @@ def _k(value: str) -> int | None:
 def clusters(
     services: ServicesDep,
     k: str = Query("auto", pattern=K_PATTERN, description="'auto' or a number of clusters (1-99)"),
+    level: Level = Query("document", description=LEVEL_HELP),
 ) -> ClusterResponse:
-    return cluster_documents(services.store, _k(k))
+    return services.clusters.clusters(services.store, _k(k), level=level)
 
 
 @pages.get("/clusters", response_class=HTMLResponse)
 def clusters_page(
-    request: Request, services: ServicesDep, k: str = Query("auto", pattern=K_PATTERN)
+    request: Request,
+    services: ServicesDep,
+    k: str = Query("auto", pattern=K_PATTERN),
+    level: Level = Query("document"),
 ) -> HTMLResponse:
-    result = cluster_documents(services.store, _k(k))
+    result = services.clusters.clusters(services.store, _k(k), level=level)
     names = {d.doc_id: d.title or d.filename for d in list_documents(services.store)}
     return templates.TemplateResponse(
         request,
         "clusters.html",
-        {"result": result, "k": k, "names": names, "page": "clusters"},
+        {"result": result, "k": k, "level": level, "names": names, "page": "clusters"},
     )
