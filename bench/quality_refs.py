@@ -1,0 +1,125 @@
+"""Helpers of bench/quality.py: the labelled corpora, the reference systems and the metrics.
+
+The references are what the product is compared with in the same run: the bare model
+(whole-document all-MiniLM-L6-v2 vectors, cosine) and plain Okapi BM25 for retrieval, and the
+bare model's vectors with scikit-learn ``KMeans(n_init=10)`` for clustering.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPORA = ROOT.parent / "shared" / "eval" / "corpora"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str
+    labels: list[str]
+    texts: list[str]
+
+
+def read_corpus(name: str) -> Corpus:
+    """``label<TAB>text`` per line after three header lines; lines without both are skipped."""
+    path = CORPORA / name
+    if not path.is_file():
+        sys.exit(f"corpus not found: {path} (../shared/eval/corpora is needed; nothing is copied)")
+    labels, texts = [], []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle):
+            if number < 3 or "\t" not in line:
+                continue
+            label, text = (part.strip() for part in line.split("\t", 1))
+            if label and text:
+                labels.append(label)
+                texts.append(text)
+    return Corpus(name, labels, texts)
+
+
+def first_words(text: str, count: int) -> str:
+    return " ".join(text.split()[:count])
+
+
+class BareModel:
+    """The bundled all-MiniLM-L6-v2 through sentence-transformers, nothing else around it."""
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        from embeddings.local import bundled_model_path
+
+        self.model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Normalised vectors; a long text is cut at the model's limit (256 word pieces)."""
+        vectors = self.model.encode(texts, batch_size=32, normalize_embeddings=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def top_k_cosine(index: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Row i: the positions in ``index`` of query i's k nearest (normalised vectors)."""
+    scores = queries @ index.T
+    return np.argsort(-scores, axis=1)[:, :k]
+
+
+class Bm25:
+    """Plain Okapi BM25 (k1=1.2, b=0.75, Lucene's idf) over scikit-learn's word tokens,
+    lower-cased, English stop words removed."""
+
+    def __init__(self, texts: list[str], k1: float = 1.2, b: float = 0.75) -> None:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        self.vectorizer = CountVectorizer(stop_words="english")
+        counts = self.vectorizer.fit_transform(texts).tocsc().astype(np.float64)
+        n = counts.shape[0]
+        lengths = np.asarray(counts.sum(axis=1)).ravel()
+        df = np.diff(counts.indptr)
+        self.idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        # Term-frequency part per (document, term), precomputed: tf (k1 + 1) / (tf + k1 norm).
+        norm = k1 * (1 - b + b * lengths / lengths.mean())
+        weights = counts.tocoo()
+        weights.data = weights.data * (k1 + 1) / (weights.data + norm[weights.row])
+        self.weights = weights.tocsr()
+
+    def top_k(self, queries: list[str], k: int) -> np.ndarray:
+        """Row i: the positions of query i's k best documents (each query term counted once)."""
+        terms = self.vectorizer.transform(queries)
+        terms.data[:] = 1.0
+        scores = (terms.multiply(self.idf[None, :]).tocsr() @ self.weights.T).toarray()
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+def precision(returned: list[list[str]], wanted: list[str]) -> tuple[float, float]:
+    """Mean share of returned labels equal to the query's label, and mean count returned.
+
+    A query that returns nothing counts as 0."""
+    shares = [
+        sum(label == want for label in labels) / len(labels) if labels else 0.0
+        for labels, want in zip(returned, wanted, strict=True)
+    ]
+    return float(np.mean(shares)), float(np.mean([len(labels) for labels in returned]))
+
+
+def agreement(truth: list[str], found: list[int]) -> tuple[float, float]:
+    """V-measure and adjusted Rand index of a clustering against the labels."""
+    from sklearn.metrics import adjusted_rand_score, v_measure_score
+
+    return float(v_measure_score(truth, found)), float(adjusted_rand_score(truth, found))
+
+
+def kmeans_reference(
+    vectors: np.ndarray, truth: list[str], k: int, seeds: tuple[int, ...] = (0, 1, 2)
+) -> tuple[float, float]:
+    """Mean V-measure and ARI of ``KMeans(k, n_init=10)`` over ``seeds``."""
+    from sklearn.cluster import KMeans
+
+    scores = [
+        agreement(truth, KMeans(n_clusters=k, n_init=10, random_state=s).fit_predict(vectors))
+        for s in seeds
+    ]
+    return float(np.mean([v for v, _ in scores])), float(np.mean([a for _, a in scores]))

@@ -1,0 +1,247 @@
+"""Search latency: `GET /api/search` of the real app next to the bare work, in one run.
+
+Fills an embedded Qdrant Edge store with `--points` synthetic chunk points through the store
+interface (random normalised 384-d dense vectors; BM25 vectors from `Bm25Encoder` of real text
+windows cut from the labelled corpora; the pipeline's chunk payload; 4 chunks per document;
+the collection point of the bundled model, so the app accepts the store). Then runs the real
+app (`create_app`, its lifespan opening the services as `semsearch serve` does) with uvicorn
+on 127.0.0.1 in a thread and times `GET /api/search?q=...&mode=hybrid&k=10` with one
+kept-alive httpx client, over `--queries` real query texts (the first words of reuters-r52
+documents). For each query, in the same run, it also times the bare work: the query embedded
+by the bare model (`SentenceTransformer.encode`) plus BM25, and the engine's hybrid query
+through the same store (`store.query`, 80 passages: what a grouped search of k=10 fetches).
+API and bare calls alternate, so that load on the machine hits both alike.
+
+    .venv/bin/python bench/search_latency.py [--points 100000] [--queries 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPORA = ROOT.parent / "shared" / "eval" / "corpora"
+TEXT_CORPORA = ("20newsgroups-train.tab", "reuters-r52-train.tab", "reuters-r8-train.tab")
+QUERY_CORPUS = "reuters-r52-train.tab"
+WINDOW_WORDS = 120
+CHUNKS_PER_DOCUMENT = 4
+DIMENSION = 384
+UPSERT_BATCH = 1000
+# What a grouped search of k=10 fetches first (search.query: k * GROUP_OVERFETCH).
+BARE_LIMIT = 80
+
+
+def corpus_texts(name: str) -> list[str]:
+    path = CORPORA / name
+    if not path.is_file():
+        sys.exit(f"corpus not found: {path} (../shared/eval/corpora is needed)")
+    with path.open(encoding="utf-8") as handle:
+        lines = [line.split("\t", 1) for n, line in enumerate(handle) if n >= 3 and "\t" in line]
+    return [text.strip() for _, text in lines if text.strip()]
+
+
+def text_windows(limit: int) -> list[str]:
+    """Up to ``limit`` windows of WINDOW_WORDS words, in corpus order (48,569 in all: with
+    more points than that, points reuse them in turn)."""
+    windows: list[str] = []
+    for name in TEXT_CORPORA:
+        for text in corpus_texts(name):
+            words = text.split()
+            for start in range(0, len(words), WINDOW_WORDS):
+                windows.append(" ".join(words[start : start + WINDOW_WORDS]))
+                if len(windows) == limit:
+                    return windows
+    return windows
+
+
+def fill_store(data_dir: Path, points: int, model_id: str) -> float:
+    """Write the synthetic chunk points and the collection point; returns seconds taken."""
+    from search.factory import open_store
+    from search.sparse import Bm25Encoder
+    from search.store import CollectionInfo, StoredPoint, chunk_point_id
+
+    started = time.perf_counter()
+    windows = text_windows(points)
+    encoder = Bm25Encoder()
+    sparse = [encoder.embed_document(w) for w in windows]  # reused when points > windows
+    rng = np.random.default_rng(0)
+    store = open_store(
+        data_dir=data_dir, qdrant_url=None, qdrant_api_key=None, collection="documents"
+    )
+    try:
+        store.ensure_collection(CollectionInfo(model=model_id, dimension=DIMENSION))
+        deferred = getattr(store, "deferred_flush", None)
+        with deferred() if deferred else _nothing():
+            for start in range(0, points, UPSERT_BATCH):
+                count = min(UPSERT_BATCH, points - start)
+                dense = rng.standard_normal((count, DIMENSION)).astype(np.float32)
+                dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+                batch = []
+                for offset in range(count):
+                    n = start + offset
+                    doc, index = divmod(n, CHUNKS_PER_DOCUMENT)
+                    doc_id = f"{doc:064x}"
+                    text = windows[n % len(windows)]
+                    batch.append(
+                        StoredPoint(
+                            id=chunk_point_id(doc_id, index),
+                            dense=dense[offset].tolist(),
+                            sparse=sparse[n % len(windows)],
+                            payload={
+                                "doc_id": doc_id,
+                                "kind": "chunk",
+                                "filename": f"doc{doc}.txt",
+                                "title": f"doc{doc}",
+                                "text": text,
+                                "page": 1,
+                                "chunk_index": index,
+                                "start": 0,
+                                "end": len(text),
+                                "heading": "",
+                                "tags": [],
+                                "meta": {},
+                            },
+                        )
+                    )
+                store.upsert(batch)
+    finally:
+        store.close()
+    return time.perf_counter() - started
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Like ``embeddings.server.serve_in_thread`` but with the app's lifespan on: the lifespan
+    opens the services, as under `semsearch serve`."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 300
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("the app did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+        sock.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--query-words", type=int, default=8)
+    args = parser.parse_args()
+
+    import httpx
+    from sentence_transformers import SentenceTransformer
+
+    from embeddings.local import bundled_model_path
+    from search.sparse import Bm25Encoder
+    from web.app import create_app
+    from web.settings import Settings
+
+    queries = [" ".join(t.split()[: args.query_words]) for t in corpus_texts(QUERY_CORPUS)]
+    queries = queries[: args.queries]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(SEMSEARCH_DATA_DIR=tmp)
+        model_id = settings.embeddings().model
+        fill_s = fill_store(settings.data_dir, args.points, model_id)
+        print(f"store: {args.points} chunk points (model {model_id}) written in {fill_s:.0f} s")
+
+        app = create_app(settings)
+        with serve_app(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+            store = app.state.services.store
+            model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+            encoder = Bm25Encoder()
+
+            def api(q: str) -> tuple[float, float]:
+                started = time.perf_counter()
+                response = client.get("/api/search", params={"q": q, "mode": "hybrid", "k": 10})
+                elapsed = (time.perf_counter() - started) * 1000
+                response.raise_for_status()
+                body = response.json()
+                assert body["results"], body
+                return elapsed, float(body["took_ms"])
+
+            def bare(q: str) -> tuple[float, float]:
+                started = time.perf_counter()
+                dense = model.encode(q, normalize_embeddings=True).tolist()
+                encoded = time.perf_counter()
+                hits = store.query(
+                    mode="hybrid",
+                    dense=dense,
+                    sparse=encoder.embed_query(q),
+                    limit=BARE_LIMIT,
+                    where={"kind": "chunk"},
+                )
+                elapsed = (time.perf_counter() - started) * 1000
+                assert hits
+                return elapsed, (encoded - started) * 1000
+
+            for q in queries[:20]:  # warm up both paths
+                api(q)
+                bare(q)
+            api_ms, took_ms, bare_ms, encode_ms = [], [], [], []
+            for number, q in enumerate(queries):
+                if number % 2:
+                    b, e = bare(q)
+                    a, t = api(q)
+                else:
+                    a, t = api(q)
+                    b, e = bare(q)
+                api_ms.append(a)
+                took_ms.append(t)
+                bare_ms.append(b)
+                encode_ms.append(e)
+
+    print(f"queries: {len(queries)} (first {args.query_words} words of {QUERY_CORPUS} documents)")
+    print(f"{'':44} {'p50':>7} {'p90':>7} {'p99':>7} {'mean':>7}  (ms)")
+    for name, values in (
+        ("API GET /api/search hybrid k=10 (client)", api_ms),
+        ("  of which SearchService.search (took_ms)", took_ms),
+        ("bare: model encode + BM25 + store.query", bare_ms),
+        ("  of which model encode", encode_ms),
+    ):
+        print(
+            f"{name:44} {percentile(values, 50):7.1f} {percentile(values, 90):7.1f} "
+            f"{percentile(values, 99):7.1f} {statistics.fmean(values):7.1f}"
+        )
+    ratio = percentile(api_ms, 50) / percentile(bare_ms, 50)
+    print(f"API p50 / bare p50: {ratio:.2f} (target <= 1.3); API p50 target <= 30 ms")
+
+
+if __name__ == "__main__":
+    main()
