@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # Fixtures of the HTTP-provider tests (the fake HF server), shared by several modules.
-pytest_plugins = ["tests.remote_support"]
+pytest_plugins = ["tests.remote_support", "tests.store_support"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_EVAL = REPO_ROOT.parent / "shared" / "eval"

@@ -8,137 +8,34 @@ so the expected neighbours are obvious; sparse vectors are real BM25 from ``Bm25
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from search.client_store import ClientStore
-from search.edge_store import EdgeStore
 from search.errors import ModelMismatchError, SearchError, StoreUnavailableError
-from search.sparse import Bm25Encoder
 from search.store import (
     COLLECTION_POINT_ID,
     CollectionInfo,
-    DateRange,
-    ScoredHit,
     SearchMode,
-    StoredPoint,
     VectorStore,
-    Where,
     chunk_point_id,
     document_point_id,
 )
-
-DIM = 8
-INFO = CollectionInfo(model="test/model-a", dimension=DIM)
-BM25 = Bm25Encoder()
-
-
-def unit(*weights: float) -> list[float]:
-    """An 8-d unit vector from its first few components."""
-    vector = [*weights, *([0.0] * (DIM - len(weights)))]
-    norm = math.sqrt(sum(x * x for x in vector))
-    return [x / norm for x in vector]
-
-
-# doc_id -> [(text, dense vector)]. Each document points in its own direction; the small last
-# two components make every chunk distinct, and the texts differ in length, so that no query
-# below meets a tie (engines may break ties differently).
-CORPUS: dict[str, list[tuple[str, list[float]]]] = {
-    "doc-cats": [
-        ("The cat sat on the warm mat by the fire", unit(1.0, 0, 0, 0, 0, 0, 0.05, 0.01)),
-        ("Cats purr loudly when happy", unit(1.0, 0.4, 0, 0, 0, 0, 0.02, 0.06)),
-    ],
-    "doc-money": [
-        (
-            "Stock markets fell sharply today after the quarterly report",
-            unit(0, 0, 1.0, 0, 0, 0, 0.07, 0.03),
-        ),
-        ("Investors worry about rising interest rates", unit(0, 0, 1.0, 0.5, 0, 0, 0.04, 0.08)),
-    ],
-    "doc-sky": [
-        (
-            "A silver zeppelin floated slowly over the old harbour",
-            unit(0, 0, 0, 0, 1.0, 0, 0.09, 0.02),
-        )
-    ],
-    "doc-food": [
-        (
-            "A simple recipe for tomato soup with fresh basil and garlic",
-            unit(0, 0, 0, 0, 0, 1.0, 0.03, 0.1),
-        )
-    ],
-}
-CAT_MAT = chunk_point_id("doc-cats", 0)
-CAT_PURR = chunk_point_id("doc-cats", 1)
-STOCKS = chunk_point_id("doc-money", 0)
-ZEPPELIN = chunk_point_id("doc-sky", 0)
-CHUNK_COUNT = sum(len(chunks) for chunks in CORPUS.values())
-
-
-def corpus_points() -> list[StoredPoint]:
-    """Chunk points with dense + BM25 vectors, and one vectorless document-metadata point."""
-    points = [
-        StoredPoint(
-            id=chunk_point_id(doc_id, index),
-            payload={"kind": "chunk", "doc_id": doc_id, "chunk_index": index, "text": text},
-            dense=dense,
-            sparse=BM25.embed_document(text),
-        )
-        for doc_id, chunks in CORPUS.items()
-        for index, (text, dense) in enumerate(chunks)
-    ]
-    points.append(
-        StoredPoint(
-            id=document_point_id("doc-sky"),
-            payload={"kind": "document", "doc_id": "doc-sky", "filename": "sky.txt", "pages": 1},
-        )
-    )
-    return points
-
-
-def make_store(engine: str, tmp_path: Path) -> VectorStore:
-    if engine == "edge":
-        return EdgeStore(tmp_path / "qdrant" / "documents")
-    return ClientStore(":memory:", None, "documents")
-
-
-@pytest.fixture(params=["edge", "server"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
-    opened = make_store(request.param, tmp_path)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def filled(store: VectorStore) -> VectorStore:
-    store.ensure_collection(INFO)
-    store.upsert(corpus_points())
-    return store
-
-
-def ids(hits: Sequence[ScoredHit]) -> list[str]:
-    return [hit.id for hit in hits]
-
-
-def search(
-    store: VectorStore,
-    mode: SearchMode,
-    *,
-    dense: list[float] | None = None,
-    text: str = "",
-    limit: int = 10,
-    offset: int = 0,
-    where: Where | None = None,
-) -> list[str]:
-    sparse = BM25.embed_query(text) if mode != "dense" else None
-    hits = store.query(
-        mode=mode, dense=dense, sparse=sparse, limit=limit, offset=offset, where=where
-    )
-    return ids(hits)
-
+from tests.store_support import (
+    BM25,
+    CAT_MAT,
+    CAT_PURR,
+    CHUNK_COUNT,
+    DIM,
+    INFO,
+    STOCKS,
+    ZEPPELIN,
+    corpus_points,
+    ids,
+    make_store,
+    search,
+    unit,
+)
 
 # -- the collection --------------------------------------------------------------------------
 
@@ -312,134 +209,6 @@ def test_close_is_idempotent_and_final(filled: VectorStore) -> None:
     filled.close()
     with pytest.raises(StoreUnavailableError):
         filled.count()
-
-
-# -- labels: list fields, any-of and nested keys ---------------------------------------------
-
-# Tags and metadata as the pipeline stores them on every chunk; doc-food has neither field.
-LABELS: dict[str, dict[str, object]] = {
-    "doc-cats": {"tags": ["pets", "home"], "meta": {"author": "ann"}},
-    "doc-money": {"tags": ["finance"], "meta": {"author": "bob", "year": "2024"}},
-    "doc-sky": {"tags": ["travel", "pets"], "meta": {"author": "ann", "year": "2023"}},
-}
-CAT_IDS = {CAT_MAT, CAT_PURR}
-MONEY_IDS = {STOCKS, chunk_point_id("doc-money", 1)}
-
-
-@pytest.fixture
-def labelled(filled: VectorStore) -> VectorStore:
-    points = [p for p in corpus_points() if p.payload["kind"] == "chunk"]
-    for point in points:
-        point.payload.update(LABELS.get(point.payload["doc_id"], {}))
-    filled.upsert(points)
-    return filled
-
-
-def chunk_ids(store: VectorStore, where: Where) -> set[str]:
-    return {record.id for record in store.scroll({"kind": "chunk", **where})}
-
-
-def test_a_tag_matches_points_whose_list_holds_it(labelled: VectorStore) -> None:
-    assert chunk_ids(labelled, {"tags": "pets"}) == CAT_IDS | {ZEPPELIN}
-    assert chunk_ids(labelled, {"tags": "finance"}) == MONEY_IDS
-    assert chunk_ids(labelled, {"tags": "Pets"}) == set()  # exact: case is the caller's job
-
-
-def test_a_list_value_means_any_of(labelled: VectorStore) -> None:
-    assert chunk_ids(labelled, {"tags": ["finance", "travel"]}) == MONEY_IDS | {ZEPPELIN}
-    assert chunk_ids(labelled, {"tags": ("home", "nope")}) == CAT_IDS
-    assert labelled.count({"tags": ["pets", "home", "finance"]}) == 5
-    for mode in ("dense", "keyword", "hybrid"):
-        found = search(
-            labelled, mode, dense=unit(1.0), text="cat stock zeppelin", where={"tags": ["travel"]}
-        )
-        assert found == [ZEPPELIN], mode
-    with pytest.raises(ValueError, match="empty any-of"):
-        labelled.count({"tags": []})
-
-
-def test_two_fields_are_a_conjunction(labelled: VectorStore) -> None:
-    assert chunk_ids(labelled, {"tags": "pets", "doc_id": "doc-sky"}) == {ZEPPELIN}
-    assert chunk_ids(labelled, {"tags": ["pets", "finance"], "meta.author": "bob"}) == MONEY_IDS
-    assert chunk_ids(labelled, {"tags": "finance", "doc_id": "doc-cats"}) == set()
-    similar = labelled.recommend(CAT_MAT, limit=5, where={"kind": "chunk", "tags": "pets"})
-    assert set(ids(similar)) == {CAT_PURR, ZEPPELIN}
-
-
-def test_a_dotted_key_matches_a_nested_payload_field(labelled: VectorStore) -> None:
-    assert chunk_ids(labelled, {"meta.author": "ann"}) == CAT_IDS | {ZEPPELIN}
-    assert chunk_ids(labelled, {"meta.author": "ann", "meta.year": "2023"}) == {ZEPPELIN}
-    assert chunk_ids(labelled, {"meta.year": ["2023", "2024"]}) == MONEY_IDS | {ZEPPELIN}
-    assert chunk_ids(labelled, {"meta.author": "carol"}) == set()
-    found = search(labelled, "hybrid", dense=unit(1.0), text="cat", where={"meta.author": "bob"})
-    assert set(found) == MONEY_IDS
-
-
-def test_delete_by_a_label_filter_removes_only_matches(labelled: VectorStore) -> None:
-    labelled.delete({"tags": "pets", "meta.author": "ann", "doc_id": "doc-cats"})
-    assert labelled.count({"doc_id": "doc-cats"}) == 0
-    assert chunk_ids(labelled, {"tags": "pets"}) == {ZEPPELIN}
-    labelled.delete({"doc_id": "doc-money"})  # by document, as before
-    assert labelled.count({"kind": "chunk"}) == 2  # the zeppelin and the soup
-    assert labelled.count({"kind": "document"}) == 1
-    assert labelled.collection_info() == INFO
-
-
-# -- date ranges and file types (ingested_at, mime) --------------------------------------------
-
-# As the pipeline writes them on every chunk: RFC 3339 instants (the money one in +02:00).
-INGESTED: dict[str, dict[str, object]] = {
-    "doc-cats": {"ingested_at": "2024-01-05T10:00:00+00:00", "mime": "application/pdf"},
-    "doc-money": {"ingested_at": "2024-03-01T01:30:00+02:00", "mime": "text/markdown"},
-    "doc-sky": {"ingested_at": "2025-06-01T00:00:00+00:00", "mime": "application/pdf"},
-}
-
-
-@pytest.fixture
-def dated(filled: VectorStore) -> VectorStore:
-    points = [p for p in corpus_points() if p.payload["kind"] == "chunk"]
-    for point in points:
-        point.payload.update(INGESTED.get(point.payload["doc_id"], {}))
-    filled.upsert(points)
-    return filled
-
-
-def test_a_date_range_compares_instants(dated: VectorStore) -> None:
-    after_2024 = DateRange(gte="2024-01-01T00:00:00+00:00")
-    assert chunk_ids(dated, {"ingested_at": after_2024}) == CAT_IDS | MONEY_IDS | {ZEPPELIN}
-    # gte is inclusive, lt exclusive.
-    at_cats = DateRange(gte="2024-01-05T10:00:00+00:00", lt="2024-01-05T10:00:01+00:00")
-    assert chunk_ids(dated, {"ingested_at": at_cats}) == CAT_IDS
-    assert chunk_ids(dated, {"ingested_at": DateRange(lt="2024-01-05T10:00:00+00:00")}) == set()
-    # 01:30+02:00 is 23:30 UTC the day before: compared as an instant, not as text.
-    feb = DateRange(gte="2024-02-29T00:00:00+00:00", lt="2024-03-01T00:00:00+00:00")
-    assert chunk_ids(dated, {"ingested_at": feb}) == MONEY_IDS
-    # doc-food has no ingested_at, so no range holds it.
-    assert chunk_ids(dated, {"ingested_at": DateRange(lt="2030-01-01T00:00:00Z")}) == (
-        CAT_IDS | MONEY_IDS | {ZEPPELIN}
-    )
-    for mode in ("dense", "keyword", "hybrid"):
-        where: Where = {"kind": "chunk", "ingested_at": DateRange(gte="2025-01-01T00:00:00Z")}
-        found = search(dated, mode, dense=unit(1.0), text="cat stock zeppelin", where=where)
-        assert found == [ZEPPELIN], mode
-    similar = dated.recommend(
-        CAT_MAT, limit=5, where={"ingested_at": DateRange(lt="2025-01-01T00:00:00Z")}
-    )
-    assert set(ids(similar)) == {CAT_PURR} | MONEY_IDS
-    with pytest.raises(ValueError, match="gte or lt"):
-        DateRange()
-
-
-def test_a_mime_filter_with_a_date_range(dated: VectorStore) -> None:
-    assert chunk_ids(dated, {"mime": "application/pdf"}) == CAT_IDS | {ZEPPELIN}
-    assert chunk_ids(dated, {"mime": ["text/markdown", "text/csv"]}) == MONEY_IDS
-    recent_pdfs: Where = {
-        "mime": ["application/pdf"],
-        "ingested_at": DateRange(gte="2025-01-01T00:00:00Z"),
-    }
-    assert chunk_ids(dated, recent_pdfs) == {ZEPPELIN}
-    dated.delete({"ingested_at": DateRange(lt="2025-01-01T00:00:00Z")})
-    assert dated.count({"kind": "chunk"}) == 2  # the zeppelin and the soup
 
 
 # -- both engines side by side ---------------------------------------------------------------
