@@ -18,16 +18,13 @@ API and bare calls alternate, so that load on the machine hits both alike.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -126,32 +123,6 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-@contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Like ``embeddings.server.serve_in_thread`` but with the app's lifespan on: the lifespan
-    opens the services, as under `semsearch serve`."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("the app did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        sock.close()
-
-
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
@@ -169,6 +140,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from embeddings.local import bundled_model_path
+    from embeddings.server import serve_in_thread
     from search.sparse import Bm25Encoder
     from web.app import create_app
     from web.settings import Settings
@@ -182,7 +154,10 @@ def main() -> None:
         print(f"store: {args.points} chunk points (model {model_id}) written in {fill_s:.0f} s")
 
         app = create_app(settings)
-        with serve_app(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+        with (
+            serve_in_thread(app, lifespan="on", start_timeout_s=300) as url,
+            httpx.Client(base_url=url, timeout=60) as client,
+        ):
             store = app.state.services.store
             model = SentenceTransformer(str(bundled_model_path()), device="cpu")
             encoder = Bm25Encoder()

@@ -366,12 +366,19 @@ def find_tokenizer(model_source: str) -> Path | None:
 
 @contextmanager
 def serve_in_thread(
-    app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log_level: str = "warning",
+    lifespan: Literal["auto", "on", "off"] = "off",
+    start_timeout_s: float = 30.0,
 ) -> Iterator[str]:
     """Run ``app`` with uvicorn in a background thread; yields its base URL, then stops it.
 
     The socket is bound here (port 0 picks a free one) and handed to uvicorn, so there is no
-    race between choosing a port and listening on it. Used by the tests and the benchmarks.
+    race between choosing a port and listening on it. Used by the tests and the benchmarks;
+    ``lifespan="on"`` for the semsearch app, whose lifespan opens its services.
     """
     import uvicorn
 
@@ -380,14 +387,14 @@ def serve_in_thread(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + start_timeout_s
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             sock.close()
-            raise RuntimeError("the embeddings server did not start")
+            raise RuntimeError("the server did not start")
         time.sleep(0.01)
     try:
         yield f"http://{host}:{sock.getsockname()[1]}"
