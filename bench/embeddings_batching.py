@@ -36,8 +36,9 @@ import numpy as np
 
 from embeddings.base import EmbeddingProvider
 from embeddings.remote import EndpointProvider
-from embeddings.server import create_embeddings_app, serve_in_thread
+from embeddings.server import create_embeddings_app
 from embeddings.settings import EmbeddingSettings
+from embeddings.threaded import serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "eval" / "corpora" / "reuters-r8-train.tab"

@@ -140,7 +140,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from embeddings.local import bundled_model_path
-    from embeddings.server import serve_in_thread
+    from embeddings.threaded import serve_in_thread
     from search.sparse import Bm25Encoder
     from web.app import create_app
     from web.settings import Settings

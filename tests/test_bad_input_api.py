@@ -19,7 +19,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from embeddings.server import serve_in_thread
+from embeddings.threaded import serve_in_thread
 from ingest.pdf import MAX_PAGE_TEXT_CHARS, MAX_PAGES
 from tests.apphelpers import assert_error_shape, wait_for_job
 from web.app import create_app

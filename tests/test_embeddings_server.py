@@ -26,8 +26,9 @@ import pytest
 
 from embeddings.local import LocalProvider
 from embeddings.remote import EndpointProvider
-from embeddings.server import create_embeddings_app, find_tokenizer, serve_in_thread, token_counter
+from embeddings.server import create_embeddings_app, find_tokenizer, token_counter
 from embeddings.settings import EmbeddingSettings
+from embeddings.threaded import serve_in_thread
 from tests.processes import free_port
 
 pytestmark = pytest.mark.slow
