@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import qdrant_edge as qe
 
@@ -172,7 +172,7 @@ class EdgeStore:
                 offset=offset,
                 query=qe.Query.Nearest(_need(dense, mode, "dense"), using=DENSE_VECTOR),
                 filter=condition,
-                with_payload=True,
+                with_payload=False,
             )
         elif mode == "keyword":
             keywords = _need(sparse, mode, "sparse")
@@ -183,7 +183,7 @@ class EdgeStore:
                 offset=offset,
                 query=qe.Query.Nearest(edge_sparse(keywords), using=SPARSE_VECTOR),
                 filter=condition,
-                with_payload=True,
+                with_payload=False,
             )
         elif mode == "hybrid":
             prefetches = [
@@ -208,7 +208,7 @@ class EdgeStore:
                 prefetches=prefetches,
                 query=_RRF,
                 filter=condition,
-                with_payload=True,
+                with_payload=False,
             )
         else:
             raise ValueError(f"unknown search mode {mode!r}")
@@ -226,7 +226,7 @@ class EdgeStore:
             limit=limit,
             query=qe.Query.Nearest(records[0].dense, using=DENSE_VECTOR),
             filter=qe.Filter(must=must or None, must_not=[qe.HasIdCondition({point_id})]),
-            with_payload=True,
+            with_payload=False,
         )
         return self._query(request)
 
@@ -243,6 +243,12 @@ class EdgeStore:
     def scroll(
         self, where: Where | None = None, *, with_vectors: bool = False, batch_size: int = 256
     ) -> Iterator[PointRecord]:
+        """Pages of points; with vectors, each page's payloads come from a second call.
+
+        Edge 0.9.0 reads payloads and vectors together about ten times slower than apart
+        (1.65 s against 0.14 + 0.11 s for 20,000 points), so a page is scrolled without payloads
+        and its payloads retrieved by id, under one lock hold.
+        """
         condition = edge_filter(where) if where else None
         offset: qe.PointId | None = None
         while True:
@@ -250,7 +256,7 @@ class EdgeStore:
                 offset=offset,
                 limit=batch_size,
                 filter=condition,
-                with_payload=True,
+                with_payload=not with_vectors,
                 with_vector=with_vector(with_vectors),
             )
             with self._lock:
@@ -258,8 +264,9 @@ class EdgeStore:
                 if self._shard is None:
                     return
                 records, offset = self._shard.scroll(request)
+                payloads = self._payloads_of(records) if with_vectors else None
             for record in records:
-                yield to_record(record)
+                yield to_record(record, payloads)
             if offset is None:
                 return
 
@@ -274,14 +281,28 @@ class EdgeStore:
     # -- internals ---------------------------------------------------------------------------
 
     def _query(self, request: qe.QueryRequest) -> list[ScoredHit]:
+        """Run a query built without payloads, then fetch the hits' payloads by id.
+
+        Edge 0.9.0 spends about 0.4 ms per hit reading payloads inside a filtered query (35 of
+        47 ms for 80 hits out of 100,000 points) against 0.05 ms per point in ``retrieve``;
+        both calls run under one lock hold, so no write falls between them.
+        """
         with self._lock:
             self._check_open()
             if self._shard is None:
                 return []
             points = self._shard.query(request)
+            payloads = self._payloads_of(points)
         return [
-            ScoredHit(id=str(p.id), score=p.score, payload=dict(p.payload or {})) for p in points
+            ScoredHit(id=str(p.id), score=p.score, payload=dict(payloads.get(p.id) or {}))
+            for p in points
         ]
+
+    def _payloads_of(self, points: Sequence[qe.Record | qe.ScoredPoint]) -> dict[Any, Any]:
+        """The payloads of these points by Edge id (the caller holds the lock)."""
+        shard = self._require_shard()
+        ids = [p.id for p in points]
+        return {r.id: r.payload for r in shard.retrieve(ids, True, False)} if ids else {}
 
     def _write_info(self, info: CollectionInfo) -> None:
         payload = {"kind": "collection", "model": info.model, "dimension": info.dimension}

@@ -7,7 +7,7 @@ these are pure functions of values.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import qdrant_edge as qe
 
@@ -63,16 +63,20 @@ def with_vector(with_vectors: bool) -> qe.WithVectorType:
     return [DENSE_VECTOR] if with_vectors else False
 
 
-def to_record(record: qe.Record) -> PointRecord:
-    return PointRecord(
-        id=str(record.id), payload=dict(record.payload or {}), dense=_dense_of(record.vector)
-    )
+def to_record(record: qe.Record, payloads: dict[Any, Any] | None = None) -> PointRecord:
+    """A store record; ``payloads`` by Edge id when they were fetched apart from the vectors."""
+    payload = record.payload if payloads is None else payloads.get(record.id)
+    return PointRecord(id=str(record.id), payload=dict(payload or {}), dense=_dense_of(record))
 
 
-def _dense_of(vector: Any) -> list[float] | None:
-    """The ``dense`` vector of a record, or None (vectorless points, or vectors not asked for)."""
+def _dense_of(record: qe.Record) -> list[float] | None:
+    """The ``dense`` vector of a record, or None (vectorless points, or vectors not asked for).
+
+    Edge builds the vector's Python list on each access of ``record.vector``, already of
+    floats: it is read once and not copied (copying cost about 6 s CPU at 100,000 points)."""
+    vector = record.vector
     if isinstance(vector, dict):
         dense = vector.get(DENSE_VECTOR)
         if isinstance(dense, list):
-            return [float(x) for x in dense]
+            return cast(list[float], dense)  # a plain dense vector, never a multivector here
     return None
