@@ -190,6 +190,32 @@ def test_file_type_filter_takes_extensions_and_mime_types(client: TestClient) ->
     assert "exe" in assert_error_shape(refused.json(), 422)["message"]
 
 
+def test_the_page_filters_as_its_form_sends_them(client: TestClient) -> None:
+    """A browser sends every box of the form, the empty ones as `name=`: those mean no filter."""
+    query = "cats kittens dogs markets banks soup"
+    blank = {"q": query, "ingested_after": "", "ingested_before": "", "meta": ""}
+    page = client.get("/", params={**blank, "k": 10})
+    assert page.status_code == 200, page.text
+    assert len(re.findall(r'<li class="hit">', page.text)) == len(CORPUS)
+    assert "Filters</summary>" in page.text  # folded: no filter is on
+
+    markdown = client.get("/", params={**blank, "file_type": "text/markdown"})
+    assert page_files(markdown.text) == ["bank.md", "kittens.md"]
+    assert '<details class="filters" open>' in markdown.text
+    assert re.search(r'value="text/markdown" checked', markdown.text)
+
+    future = client.get("/", params={**blank, "ingested_after": "2999-01-01"})
+    assert future.status_code == 200
+    assert page_files(future.text) == []
+    assert 'name="ingested_after" value="2999-01-01"' in future.text
+    past = client.get("/", params={**blank, "ingested_before": "2999-01-01"})
+    assert len(page_files(past.text)) == len(CORPUS)
+
+
+def page_files(html: str) -> list[str]:
+    return sorted(re.findall(r'<span class="filename">([^<]+)</span>', html))
+
+
 def test_bad_dates_are_a_422(client: TestClient) -> None:
     refused = client.get("/api/search", params={"q": "cats", "ingested_after": "last week"})
     assert refused.status_code == 422

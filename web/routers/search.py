@@ -36,6 +36,18 @@ TAGS_HELP = (
     "Only documents with ANY of these tags (case does not matter; an entry may hold several, "
     "comma-separated)"
 )
+#: The `/` page's file-type boxes: (MIME type sent, label).
+FILE_TYPE_CHOICES = tuple(
+    (file_type_mimes([extension])[0], label)
+    for extension, label in (
+        ("pdf", "PDF"),
+        ("txt", "Text"),
+        ("md", "Markdown"),
+        ("html", "HTML"),
+        ("docx", "Word"),
+        ("csv", "CSV"),
+    )
+)
 THRESHOLD_HELP = (
     "Drop hits scoring below this, on the mode's scale: dense cosine (-1..1), keyword BM25 "
     "(0 up), hybrid RRF (at most about 0.033)"
@@ -77,6 +89,12 @@ class SearchParams(BaseModel):
     def _known_file_types(cls, value: list[str]) -> list[str]:
         return file_type_mimes(value)  # a ValueError here is a 422 naming the bad type
 
+    @field_validator("ingested_after", "ingested_before", "score_threshold", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """The `/` form sends an empty date box as `ingested_after=`: that means no filter."""
+        return None if isinstance(value, str) and not value.strip() else value
+
 
 class SearchQuery(SearchParams):
     """`GET /api/search`: repeat `tags=` and `meta=` for several."""
@@ -85,6 +103,12 @@ class SearchQuery(SearchParams):
         default_factory=list,
         description="A metadata filter `key=value`, repeatable: ALL must match, exactly",
     )
+
+    @field_validator("meta")
+    @classmethod
+    def _drop_blank_pairs(cls, value: list[str]) -> list[str]:
+        """The `/` form always sends one metadata box, usually empty."""
+        return [pair for pair in value if pair.strip()]
 
 
 class SearchRequest(SearchParams):
@@ -159,6 +183,7 @@ def search_page(
         "error": error,
         "page": "search",
         "pages": _page_links(params, len(response.results)) if response else {},
+        "file_types": FILE_TYPE_CHOICES,
     }
     return templates.TemplateResponse(
         request, "search.html", context, status_code=422 if error else 200
