@@ -6,7 +6,8 @@ goes through sentence-transformers and the Hugging Face cache as usual; when tha
 typo, private repo) the error names ``EMBEDDINGS_MODEL`` instead of surfacing a deep traceback.
 
 ``EMBEDDINGS_LOCAL_BACKEND=onnx-int8`` runs documents on ONNX Runtime instead
-(``embeddings.onnx_int8``).
+(``embeddings.onnx_int8``). Search queries go to ONNX Runtime in fp32 by default
+(``EMBEDDINGS_LOCAL_QUERY_BACKEND``, ``embeddings.onnx_query``), with the same vectors.
 """
 
 from __future__ import annotations
@@ -20,8 +21,14 @@ from typing import Any
 from embeddings.base import Vector
 from embeddings.errors import EmbeddingConfigError
 from embeddings.onnx_int8 import ONNX_INT8_RECIPE, OnnxInt8Encoder
+from embeddings.onnx_query import AGREEMENT, PROBE, OnnxQueryEncoder
 from embeddings.prompts import resolve_prompts
-from embeddings.settings import DEFAULT_MODEL, LOCAL_BACKENDS, EmbeddingSettings
+from embeddings.settings import (
+    DEFAULT_MODEL,
+    LOCAL_BACKENDS,
+    LOCAL_QUERY_BACKENDS,
+    EmbeddingSettings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +84,7 @@ class LocalProvider:
         self.batch_size = max(1, settings.batch_size)
         self.model_source = resolve_model_source(settings.model)
         self.backend = self._check_backend(settings)
+        self.query_backend = self._check_query_backend(settings)
         self._lock = threading.Lock()
         self._model: Any = self._load(self.model_source, device)
         self._onnx: OnnxInt8Encoder | None = None
@@ -86,6 +94,7 @@ class LocalProvider:
                 self._model, Path(self.model_source), Path(cache_dir).expanduser()
             )
         self._dimension = int(self._embedding_dimension(self._model))
+        self._query_onnx: OnnxQueryEncoder | None = None
         resolved = resolve_prompts(settings.model, settings.query_prompt, settings.document_prompt)
         own: dict[str, str] = dict(getattr(self._model, "prompts", None) or {})
         own_document = next((own[k] for k in ("document", "passage", "corpus") if k in own), None)
@@ -100,6 +109,11 @@ class LocalProvider:
         self.document_prompt = (
             own_document or "" if self._document_prompt is None else resolved.document
         )
+        if self.query_backend == "onnx":
+            exports = Path(settings.local_cache_dir.strip() or "~/.cache/semsearch")
+            self._query_onnx = self._load_query_encoder(exports.expanduser())
+            if self._query_onnx is None:
+                self.query_backend = "torch"
 
     def _check_backend(self, settings: EmbeddingSettings) -> str:
         backend = settings.local_backend.strip().lower() or "torch"
@@ -116,6 +130,39 @@ class LocalProvider:
                 setting="EMBEDDINGS_LOCAL_BACKEND",
             )
         return backend
+
+    def _check_query_backend(self, settings: EmbeddingSettings) -> str:
+        backend = settings.local_query_backend.strip().lower() or "onnx"
+        if backend not in LOCAL_QUERY_BACKENDS:
+            raise EmbeddingConfigError(
+                f"EMBEDDINGS_LOCAL_QUERY_BACKEND={backend!r} is not one of "
+                f"{', '.join(LOCAL_QUERY_BACKENDS)}",
+                setting="EMBEDDINGS_LOCAL_QUERY_BACKEND",
+            )
+        # The export pools by mean and normalises: true of the bundled model, not of any model.
+        if self.model_source != str(bundled_model_path()):
+            return "torch"
+        return backend
+
+    def _load_query_encoder(self, cache_dir: Path) -> OnnxQueryEncoder | None:
+        """The ONNX query encoder, or None (torch stays) when it cannot be made or disagrees."""
+        try:
+            encoder = OnnxQueryEncoder(self._model, Path(self.model_source), cache_dir)
+            with self._lock:
+                reference = self._encode_torch([PROBE], query=True)[0]
+            agreement = encoder.agrees_with(reference)
+        except Exception as exc:  # an export or runtime failure must not stop the app
+            log.warning("search queries stay on torch: the ONNX query encoder failed: %s", exc)
+            return None
+        if agreement < AGREEMENT:
+            log.warning(
+                "search queries stay on torch: the ONNX query encoder's vector is at cosine "
+                "%.6f to torch's (needs %s)",
+                agreement,
+                AGREEMENT,
+            )
+            return None
+        return encoder
 
     def _load(self, source: str, device: str | None) -> Any:
         from sentence_transformers import SentenceTransformer
@@ -165,7 +212,13 @@ class LocalProvider:
         return self._encode(list(texts), query=False)
 
     def embed_query(self, text: str) -> Vector:
-        """The vector for a search query, using the model's query prompt when it defines one."""
+        """The vector for a search query, using the model's query prompt when it defines one.
+
+        On ONNX Runtime when it loaded (``embeddings.onnx_query``): without the lock, so a
+        search does not wait for a batch of documents being embedded."""
+        encoder = self._query_onnx
+        if encoder is not None:
+            return encoder.encode(self.query_prompt + text)
         return self._encode([text], query=True)[0]
 
     def cache_namespace(self) -> dict[str, object]:
@@ -225,9 +278,10 @@ class LocalProvider:
         with self._lock:
             self._model = None
             self._onnx = None
+            self._query_onnx = None
 
     def __repr__(self) -> str:
         return (
             f"LocalProvider(model={self.model_id!r}, source={self.model_source!r}, "
-            f"backend={self.backend!r})"
+            f"backend={self.backend!r}, query_backend={self.query_backend!r})"
         )

@@ -10,16 +10,11 @@ Queries and very short texts still go through torch (see ``OnnxInt8Encoder``).
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from embeddings.base import Vector
-
-log = logging.getLogger(__name__)
+from embeddings.onnx_export import cached_export
 
 #: The onnx-int8 recipe; part of the cached export's name and of the vector cache's namespace.
 ONNX_INT8_RECIPE = "onnx-int8-per-channel-fp32-ffn-down-v1"
@@ -27,64 +22,10 @@ _LAYERS = 6  # all-MiniLM-L6-v2
 
 
 def onnx_int8_path(model: Any, model_folder: Path, cache_dir: Path) -> Path:
-    """The bundled model exported to ONNX and partly quantised, made once into ``cache_dir``.
-
-    Named by the recipe and the sha256 of ``model.safetensors``, written under a temporary name
-    and renamed, so a half-written file is never loaded and two processes may race harmlessly.
-    """
-    digest = hashlib.sha256((model_folder / "model.safetensors").read_bytes()).hexdigest()[:16]
-    target = cache_dir / f"all-MiniLM-L6-v2-{ONNX_INT8_RECIPE}-{digest}.onnx"
-    if target.is_file():
-        return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    log.info("exporting the local model to %s (once)", target)
-    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
-        plain = Path(tmp) / "fp32.onnx"
-        _export_pooled(model, plain)
-        quantised = Path(tmp) / "int8.onnx"
-        _quantise_keeping_ffn_down(plain, quantised)
-        os.replace(quantised, target)
-    return target
-
-
-def _export_pooled(model: Any, target: Path) -> None:
-    """Transformer + mean pooling + L2 normalisation as one graph (what the torch path does)."""
-    import warnings
-
-    import torch
-
-    class Pooled(torch.nn.Module):
-        def __init__(self, body: torch.nn.Module) -> None:
-            super().__init__()
-            self.body = body
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            hidden = self.body(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
-
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    sample = model.tokenizer(
-        ["export the model", "a second, longer text so that one row is padded"],
-        padding=True,
-        return_tensors="pt",
+    """The bundled model exported and partly quantised, made once into ``cache_dir``."""
+    return cached_export(
+        model, model_folder, cache_dir, ONNX_INT8_RECIPE, _quantise_keeping_ffn_down
     )
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            Pooled(model[0].auto_model).eval(),
-            tuple(sample[name] for name in names),
-            str(target),
-            input_names=names,
-            output_names=["embedding"],
-            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in names}
-            | {"embedding": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
 
 
 def _quantise_keeping_ffn_down(source: Path, target: Path) -> None:

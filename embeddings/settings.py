@@ -18,6 +18,7 @@ ProviderName = Literal["local", "hf-inference", "endpoint"]
 PROVIDERS: tuple[ProviderName, ...] = ("local", "hf-inference", "endpoint")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 LOCAL_BACKENDS = ("torch", "onnx-int8")
+LOCAL_QUERY_BACKENDS = ("onnx", "torch")
 DEFAULT_HF_INFERENCE_BASE_URL = "https://router.huggingface.co/hf-inference"
 
 
@@ -41,6 +42,9 @@ class EmbeddingSettings:
     #: How the local provider runs its model: ``torch`` (sentence-transformers) or ``onnx-int8``
     #: (ONNX Runtime, partly int8; bundled model only; see ``embeddings.local``).
     local_backend: str = "torch"
+    #: How the local provider embeds search queries: ``onnx`` (ONNX Runtime fp32, one thread;
+    #: bundled model only, else torch) or ``torch``. See ``embeddings.onnx_query``.
+    local_query_backend: str = "onnx"
     #: Folder for the local provider's one-time exports; blank: ``~/.cache/semsearch``.
     local_cache_dir: str = ""
 

@@ -16,6 +16,7 @@ import pytest
 from embeddings.errors import EmbeddingConfigError
 from embeddings.local import LocalProvider
 from embeddings.onnx_int8 import ONNX_INT8_RECIPE
+from embeddings.onnx_query import ONNX_QUERY_RECIPE
 from embeddings.settings import EmbeddingSettings
 from ingest.chunking import chunk_document, load_default_tokenizer
 from ingest.loaders import load_document
@@ -99,7 +100,10 @@ def test_export_is_made_once_and_reused(onnx_provider: LocalProvider) -> None:
     )
     assert again._onnx is not None and again._onnx.path == path
     assert path.stat().st_mtime_ns == stamp
-    assert [p.name for p in Path(path.parent).iterdir()] == [path.name]  # no export left over
+    # Nothing left over: the int8 export and the fp32 one for queries (embeddings.onnx_query).
+    names = sorted(p.name for p in Path(path.parent).iterdir())
+    assert len(names) == 2 and path.name in names
+    assert any(ONNX_QUERY_RECIPE in name for name in names)
 
 
 def test_cache_namespace_names_the_backend_only_when_not_torch(

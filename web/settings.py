@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     # on/off (also true/false, 1/0): the vector cache in SEMSEARCH_DATA_DIR.
     embeddings_cache: bool = Field(True, alias="EMBEDDINGS_CACHE")
 
+    embeddings_local_query_backend: str = Field("onnx", alias="EMBEDDINGS_LOCAL_QUERY_BACKEND")
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
@@ -83,3 +84,4 @@ class Settings(BaseSettings):
 
     def chunking(self) -> ChunkingSettings:
         return ChunkingSettings(chunk_tokens=self.chunk_tokens, overlap_tokens=self.chunk_overlap)
+            local_query_backend=self.embeddings_local_query_backend.strip().lower(),
