@@ -61,6 +61,11 @@ def main() -> None:
     parser.add_argument("--docs", type=int, help="documents indexed (default 3000; r8: all)")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help="200 documents, 30 queries")
+    parser.add_argument(
+        "--reference-cache",
+        default=str(Path.home() / ".cache" / "semsearch-bench"),
+        help="where the bare model's vectors are kept between runs (empty: nowhere)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.docs, args.queries = args.docs or 200, min(args.queries, 30)
@@ -76,7 +81,7 @@ def main() -> None:
         wanted = {n if n.endswith(".tab") else f"{n}.tab" for n in args.corpus}
         plan = {n: p for n, p in plan.items() if n in wanted}
         plan.update({n: {"retrieval", "clustering"} for n in wanted - plan.keys()})
-    bare = BareModel()
+    bare = BareModel(Path(args.reference_cache) if args.reference_cache else None)
     for name, parts in plan.items():
         run_corpus(read_corpus(name), parts, args, bare)
 

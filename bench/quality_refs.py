@@ -7,6 +7,7 @@ bare model's vectors with scikit-learn ``KMeans(n_init=10)`` for clustering.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,17 +49,41 @@ def first_words(text: str, count: int) -> str:
 class BareModel:
     """The bundled all-MiniLM-L6-v2 through sentence-transformers, nothing else around it."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache_dir: Path | None = None) -> None:
         from sentence_transformers import SentenceTransformer
 
         from embeddings.local import bundled_model_path
 
         self.model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+        self.cache_dir = cache_dir
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Normalised vectors; a long text is cut at the model's limit (256 word pieces)."""
+        """Normalised vectors; a long text is cut at the model's limit (256 word pieces).
+
+        With a ``cache_dir``, the vectors of a list of texts are kept there (named by the
+        sha256 of the texts and the model's weights): they depend on nothing the product does,
+        and on two busy cores they took 20 minutes for one corpus."""
+        target = self._cached(texts)
+        if target is not None and target.is_file():
+            return np.load(target)
         vectors = self.model.encode(texts, batch_size=32, normalize_embeddings=True)
-        return np.asarray(vectors, dtype=np.float32)
+        result = np.asarray(vectors, dtype=np.float32)
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            np.save(target.with_suffix(".partial.npy"), result)
+            target.with_suffix(".partial.npy").replace(target)
+        return result
+
+    def _cached(self, texts: list[str]) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        from embeddings.local import bundled_model_path
+
+        digest = hashlib.sha256()
+        digest.update((bundled_model_path() / "model.safetensors").read_bytes())
+        for text in texts:
+            digest.update(text.encode() + b"\0")
+        return self.cache_dir / f"bare-{digest.hexdigest()[:24]}.npy"
 
 
 def top_k_cosine(index: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:

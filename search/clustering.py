@@ -1,10 +1,10 @@
 """Documents (or their passages) grouped into labelled clusters, and placed on a 2-D map.
 
-k-means over the document points (the normalised mean of each document's chunk vectors), or at
-``level="chunk"`` over the chunk points, for collections of a few long documents; k is chosen
-by silhouette unless the user gives one (``search.cluster_fit``, which also keeps 100,000
-points fast); labels are each cluster's most distinctive terms by class-based TF-IDF
-(``search.cluster_labels``); the map is a PCA projection. ``search.cluster_cache`` keeps the
+k-means over the document points (the normalised, length-weighted mean of each document's
+chunk vectors), or at ``level="chunk"`` over the chunk points, for collections of a few long
+documents; k is chosen by silhouette unless the user gives one (``search.cluster_fit``, which
+also keeps 100,000 points fast); labels are each cluster's most distinctive terms by class-based
+TF-IDF (``search.cluster_labels``); the map is a PCA projection. ``search.cluster_cache`` keeps the
 results until the collection changes.
 """
 

@@ -5,9 +5,9 @@
   its local ``:memory:`` mode, which stands in for a server in tests.
 
 Both are tested by the same contract tests. Points are of three kinds (payload ``kind``):
-``chunk`` (a dense + BM25 vector per passage), ``document`` (the normalised mean of its chunk
-vectors plus the document's metadata) and ``collection`` (one vectorless point recording which
-embedding model and dimension filled the collection).
+``chunk`` (a dense + BM25 vector per passage), ``document`` (the normalised, length-weighted
+mean of its chunk vectors plus the document's metadata) and ``collection`` (one vectorless point
+recording which embedding model and dimension filled the collection).
 """
 
 from __future__ import annotations
