@@ -8,9 +8,11 @@ app (`create_app`, its lifespan opening the services as `semsearch serve` does) 
 on 127.0.0.1 in a thread and times `GET /api/search?q=...&mode=hybrid&k=10` with one
 kept-alive httpx client, over `--queries` real query texts (the first words of reuters-r52
 documents). For each query, in the same run, it also times the bare work: the query embedded
-by the bare model (`SentenceTransformer.encode`) plus BM25, and the engine's hybrid query
-through the same store (`store.query`, 80 passages: what a grouped search of k=10 fetches).
-API and bare calls alternate, so that load on the machine hits both alike.
+the way the app embeds queries (`embeddings.onnx_query.OnnxQueryEncoder`, ONNX Runtime fp32,
+a second instance on the app's export) plus BM25, and the engine's hybrid query through the
+same store (`store.query`, 80 passages: what a grouped search of k=10 fetches). API and bare
+calls alternate, so that load on the machine hits both alike; torch's encode of each query
+(`SentenceTransformer.encode`, what the app used before) is timed after them, for comparison.
 
     .venv/bin/python bench/search_latency.py [--points 100000] [--queries 500]
 """
@@ -140,6 +142,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from embeddings.local import bundled_model_path
+    from embeddings.onnx_query import OnnxQueryEncoder
     from embeddings.threaded import serve_in_thread
     from search.sparse import Bm25Encoder
     from web.app import create_app
@@ -160,6 +163,11 @@ def main() -> None:
         ):
             store = app.state.services.store
             model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+            # The query encoder the app uses (embeddings.onnx_query), a second instance of it
+            # on the export the app made at start; torch is timed beside it for comparison.
+            query_encoder = OnnxQueryEncoder(
+                model, bundled_model_path(), Path(settings.embeddings().local_cache_dir)
+            )
             encoder = Bm25Encoder()
 
             def api(q: str) -> tuple[float, float]:
@@ -171,9 +179,14 @@ def main() -> None:
                 assert body["results"], body
                 return elapsed, float(body["took_ms"])
 
+            def torch_encode(q: str) -> float:
+                started = time.perf_counter()
+                model.encode(q, normalize_embeddings=True)
+                return (time.perf_counter() - started) * 1000
+
             def bare(q: str) -> tuple[float, float]:
                 started = time.perf_counter()
-                dense = model.encode(q, normalize_embeddings=True).tolist()
+                dense = query_encoder.encode(q)
                 encoded = time.perf_counter()
                 hits = store.query(
                     mode="hybrid",
@@ -189,7 +202,7 @@ def main() -> None:
             for q in queries[:20]:  # warm up both paths
                 api(q)
                 bare(q)
-            api_ms, took_ms, bare_ms, encode_ms = [], [], [], []
+            api_ms, took_ms, bare_ms, encode_ms, torch_ms = [], [], [], [], []
             for number, q in enumerate(queries):
                 if number % 2:
                     b, e = bare(q)
@@ -201,14 +214,16 @@ def main() -> None:
                 took_ms.append(t)
                 bare_ms.append(b)
                 encode_ms.append(e)
+                torch_ms.append(torch_encode(q))
 
     print(f"queries: {len(queries)} (first {args.query_words} words of {QUERY_CORPUS} documents)")
     print(f"{'':44} {'p50':>7} {'p90':>7} {'p99':>7} {'mean':>7}  (ms)")
     for name, values in (
         ("API GET /api/search hybrid k=10 (client)", api_ms),
         ("  of which SearchService.search (took_ms)", took_ms),
-        ("bare: model encode + BM25 + store.query", bare_ms),
-        ("  of which model encode", encode_ms),
+        ("bare: query encode + BM25 + store.query", bare_ms),
+        ("  of which query encode (ONNX Runtime fp32)", encode_ms),
+        ("for comparison: torch encode of the query", torch_ms),
     ):
         print(
             f"{name:44} {percentile(values, 50):7.1f} {percentile(values, 90):7.1f} "

@@ -12,6 +12,7 @@ recording which embedding model and dimension filled the collection).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -189,6 +190,23 @@ class DefersFlush(Protocol):
     """
 
     def deferred_flush(self) -> AbstractContextManager[None]: ...
+
+
+@runtime_checkable
+class WarmsUp(Protocol):
+    """A store whose searches are faster once its payloads have been read (Qdrant Edge)."""
+
+    def warm_up(self) -> int: ...
+
+
+def warm_up_in_background(store: VectorStore) -> threading.Thread | None:
+    """Start the store's ``warm_up`` in a daemon thread (a long-running server wants it; a
+    one-shot CLI command does not). None for stores that need none."""
+    if not isinstance(store, WarmsUp):
+        return None
+    thread = threading.Thread(target=store.warm_up, name="store-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def deferred_flush(store: VectorStore) -> AbstractContextManager[None]:

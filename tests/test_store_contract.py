@@ -185,7 +185,8 @@ def test_scroll_returns_every_point_with_vectors(filled: VectorStore) -> None:
         if point.dense is None:
             assert record.dense is None
         else:
-            assert record.dense == pytest.approx(point.dense, abs=1e-6)
+            # Edge stores dense vectors in float16 (search.edge_shard): 11 bits of precision.
+            assert record.dense == pytest.approx(point.dense, abs=1e-3)
     chunks = list(filled.scroll({"kind": "chunk"}))
     assert len(chunks) == CHUNK_COUNT
     assert all(r.dense is None for r in chunks)  # vectors only when asked

@@ -11,7 +11,7 @@ from search.client_store import ClientStore
 from search.edge_store import EdgeStore
 from search.errors import ModelMismatchError, StoreUnavailableError
 from search.factory import open_store
-from search.store import INDEXED_FIELDS, CollectionInfo, StoredPoint
+from search.store import INDEXED_FIELDS, CollectionInfo, StoredPoint, warm_up_in_background
 from tests.test_store_contract import CHUNK_COUNT, DIM, INFO, ZEPPELIN, corpus_points, search
 
 
@@ -110,3 +110,20 @@ def test_edge_shard_of_an_older_version_gains_the_new_indexes(tmp_path: Path) ->
         assert set(INDEXED_FIELDS) <= set(shard.info().payload_schema)
     finally:
         shard.close()
+
+
+def test_edge_warm_up_reads_every_point_in_a_thread_and_stops_when_closed(
+    tmp_path: Path,
+) -> None:
+    store = EdgeStore(tmp_path / "shard")
+    store.ensure_collection(INFO)
+    store.upsert(corpus_points())
+    total = store.count()
+    thread = warm_up_in_background(store)
+    assert thread is not None and thread.daemon
+    thread.join(timeout=60)
+    assert store.warm_up() == total  # the collection point too
+    assert search(store, "keyword", text="zeppelin") == [ZEPPELIN]
+    store.close()
+    assert store.warm_up() == 0  # a closed store ends it quietly, not with an error
+    assert warm_up_in_background(ClientStore(":memory:", None, "documents")) is None

@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from embeddings.base import EmbeddingProvider
-from web.errors import install_error_handlers
+from search.store import warm_up_in_background
+from web.errors import API_ERROR_RESPONSES, install_error_handlers
+from web.guard import Limits, RequestGuard
 from web.routers import clusters, documents, jobs, preview, search, status
 from web.services import open_services
 from web.settings import Settings
@@ -27,6 +29,7 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
         with open_services(settings, embedder=embedder) as services:
             app.state.services = services
             resumed = services.jobs.resume()
+            warm_up_in_background(services.store)
             if resumed:
                 log.warning("resuming %d uploads an earlier run had not finished", len(resumed))
             yield
