@@ -12,8 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from embeddings.base import EmbeddingProvider
 from search.store import warm_up_in_background
-from web.errors import API_ERROR_RESPONSES, install_error_handlers
-from web.guard import Limits, RequestGuard
+from web.errors import install_error_handlers
 from web.routers import clusters, documents, jobs, preview, search, status
 from web.services import open_services
 from web.settings import Settings
@@ -28,8 +27,8 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_services(settings, embedder=embedder) as services:
             app.state.services = services
-            resumed = services.jobs.resume()
             warm_up_in_background(services.store)
+            resumed = services.jobs.resume()
             if resumed:
                 log.warning("resuming %d uploads an earlier run had not finished", len(resumed))
             yield

@@ -43,10 +43,10 @@ class Settings(BaseSettings):
     embeddings_document_prompt: str = Field("", alias="EMBEDDINGS_DOCUMENT_PROMPT")
     # torch (default) or onnx-int8: how the local provider runs the bundled model.
     embeddings_local_backend: str = Field("torch", alias="EMBEDDINGS_LOCAL_BACKEND")
+    embeddings_local_query_backend: str = Field("onnx", alias="EMBEDDINGS_LOCAL_QUERY_BACKEND")
     # on/off (also true/false, 1/0): the vector cache in SEMSEARCH_DATA_DIR.
     embeddings_cache: bool = Field(True, alias="EMBEDDINGS_CACHE")
 
-    embeddings_local_query_backend: str = Field("onnx", alias="EMBEDDINGS_LOCAL_QUERY_BACKEND")
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
@@ -79,9 +79,9 @@ class Settings(BaseSettings):
             query_prompt=self.embeddings_query_prompt,
             document_prompt=self.embeddings_document_prompt,
             local_backend=self.embeddings_local_backend.strip().lower(),
+            local_query_backend=self.embeddings_local_query_backend.strip().lower(),
             local_cache_dir=str(self.data_dir / "models"),
         )
 
     def chunking(self) -> ChunkingSettings:
         return ChunkingSettings(chunk_tokens=self.chunk_tokens, overlap_tokens=self.chunk_overlap)
-            local_query_backend=self.embeddings_local_query_backend.strip().lower(),
