@@ -22,12 +22,14 @@ def serve_in_thread(
     log_level: str = "warning",
     lifespan: Literal["auto", "on", "off"] = "off",
     start_timeout_s: float = 30.0,
+    **options: Any,
 ) -> Iterator[str]:
     """Run ``app`` with uvicorn in a background thread; yields its base URL, then stops it.
 
     The socket is bound here (port 0 picks a free one) and handed to uvicorn, so there is no
     race between choosing a port and listening on it. Used by the tests and the benchmarks;
-    ``lifespan="on"`` for the semsearch app, whose lifespan opens its services.
+    ``lifespan="on"`` for the semsearch app, whose lifespan opens its services; ``options`` go
+    to ``uvicorn.Config`` (``h11_max_incomplete_event_size``, as `semsearch serve` sets it).
     """
     import uvicorn
 
@@ -36,7 +38,8 @@ def serve_in_thread(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan=lifespan))
+    config = uvicorn.Config(app, log_level=log_level, lifespan=lifespan, **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s

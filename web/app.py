@@ -12,8 +12,10 @@ from fastapi.staticfiles import StaticFiles
 
 from embeddings.base import EmbeddingProvider
 from search.store import warm_up_in_background
-from web.errors import install_error_handlers
+from web.errors import API_ERROR_RESPONSES, install_error_handlers
+from web.guard import Limits, RequestGuard
 from web.routers import clusters, documents, jobs, preview, search, status
+from web.routers.documents import MAX_FILES_PER_REQUEST
 from web.services import open_services
 from web.settings import Settings
 
@@ -40,9 +42,18 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Outermost but for Starlette's error middleware: it answers before any route reads a body.
+    app.add_middleware(
+        RequestGuard,
+        limits=Limits(
+            api_key=settings.api_key.get_secret_value(),
+            upload_request_bytes=settings.max_request_bytes,
+            max_files=MAX_FILES_PER_REQUEST,
+        ),
+    )
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for feature in (search, documents, jobs, clusters, status):
         app.include_router(feature.pages)
-        app.include_router(feature.api)
-    app.include_router(preview.api)
+        app.include_router(feature.api, responses=API_ERROR_RESPONSES)
+    app.include_router(preview.api, responses=API_ERROR_RESPONSES)
     return app

@@ -29,6 +29,8 @@ from search.errors import SearchError
 from search.results import DocumentList
 from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit
 from web.cli_search import search
+from web.exposure import exposure_warnings
+from web.guard import MAX_REQUEST_HEAD_BYTES
 from web.services import Services, open_services
 from web.settings import Settings
 
@@ -66,14 +68,16 @@ def serve(
 
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
-    if not settings.api_key.get_secret_value():
-        logging.getLogger("semsearch").warning(
-            "SEMSEARCH_API_KEY is not set: anyone who can reach http://%s:%d can read and "
-            "change the documents",
-            host,
-            port,
-        )
-    uvicorn.run(create_app(settings), host=host, port=port)
+    for level, line in exposure_warnings(
+        host, port, has_key=bool(settings.api_key.get_secret_value())
+    ):
+        logging.getLogger("semsearch").log(level, "%s", line)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+    )
 
 
 def _collect(paths: list[Path]) -> tuple[list[Path], list[str]]:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embeddings.errors import EmbeddingConfigError, EmbeddingError
@@ -36,6 +37,48 @@ _DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
     (IngestError, 422, "ingest_failed"),
     (InvalidLabelsError, 422, "invalid_labels"),
 ]
+
+
+class ErrorDetail(BaseModel):
+    """Some errors add fields (``filename``, ``rejected``, ``problems``): extra keys allowed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: int
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape, declared in the OpenAPI document for every /api route."""
+
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` declaring these statuses with the one error shape."""
+    return {
+        status: {"model": ErrorResponse, "description": _DESCRIPTIONS[status]}
+        for status in statuses
+    }
+
+
+_DESCRIPTIONS = {
+    400: "a body that cannot be parsed, or a file refused at once (an empty one)",
+    401: "SEMSEARCH_API_KEY is set and the request lacks it",
+    404: "no such document, job or passage",
+    409: "the collection was filled with another embedding model",
+    413: "too large: the request body, a file, or too many files",
+    415: "a file of an unsupported type",
+    422: "invalid parameters or labels, or a file that cannot be read",
+    500: "an unexpected error; the server log has details",
+    502: "the embeddings server failed",
+    503: "the store or the embeddings server is unavailable or misconfigured",
+}
+#: The errors any /api route may answer, for ``include_router(responses=...)``; routes that
+#: take files add 413 and 415 (``UPLOAD_ERROR_RESPONSES``).
+API_ERROR_RESPONSES = error_responses(400, 401, 404, 409, 422, 500, 502, 503)
+UPLOAD_ERROR_RESPONSES = error_responses(413, 415)
 
 
 def error_body(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from embeddings.settings import DEFAULT_HF_INFERENCE_BASE_URL, DEFAULT_MODEL, EmbeddingSettings
 from ingest.chunking import ChunkingSettings
+from web.guard import MULTIPART_ALLOWANCE_BYTES
 
 
 class Settings(BaseSettings):
@@ -28,6 +29,8 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr = Field(SecretStr(""), alias="QDRANT_API_KEY")
     api_key: SecretStr = Field(SecretStr(""), alias="SEMSEARCH_API_KEY")
     max_upload_mb: int = Field(50, alias="SEMSEARCH_MAX_UPLOAD_MB", ge=1)
+    # The whole body of one upload request (all its files), checked while it streams in.
+    max_request_mb: int = Field(200, alias="SEMSEARCH_MAX_REQUEST_MB", ge=1)
     ingest_workers: int = Field(1, alias="SEMSEARCH_INGEST_WORKERS", ge=1)
     chunk_tokens: int = Field(200, alias="SEMSEARCH_CHUNK_TOKENS")
     chunk_overlap: int = Field(30, alias="SEMSEARCH_CHUNK_OVERLAP")
@@ -50,6 +53,13 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest upload request body: never below one file of the largest size, plus
+        room for the multipart framing and text fields (``web.guard``)."""
+        files = max(self.max_request_mb, self.max_upload_mb) * 1024 * 1024
+        return files + MULTIPART_ALLOWANCE_BYTES
 
     @property
     def embeddings_cache_path(self) -> Path:

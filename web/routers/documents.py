@@ -17,7 +17,8 @@ from search.catalog import get_document, list_documents
 from search.errors import DocumentNotFoundError
 from search.results import DocumentInfo, DocumentList, SearchResponse
 from web.deps import ServicesDep, require_api_key
-from web.errors import error_response
+from web.errors import UPLOAD_ERROR_RESPONSES, error_response
+from web.listing import Order, SortKey, filter_and_sort, header_links
 from web.services import Services
 from web.templating import templates
 
@@ -67,7 +68,15 @@ async def _accept(services: Services, files: list[UploadFile], labels: Labels) -
     return result
 
 
-@api.post("/documents", status_code=202, response_model=UploadResponse)
+@api.post(
+    "/documents",
+    status_code=202,
+    response_model=UploadResponse,
+    # web.guard refuses file MAX+1 while streaming (413 too_many_files); the parser's own limit
+    # (a 400) follows the same number, should a request reach it without the guard.
+    form_limits={"max_files": MAX_FILES_PER_REQUEST},
+    responses=UPLOAD_ERROR_RESPONSES,
+)
 async def upload_documents(
     services: ServicesDep,
     files: Annotated[list[UploadFile], File(description="One or many files")],
@@ -164,34 +173,70 @@ def document_file(doc_id: str, services: ServicesDep) -> FileResponse:
     path = services.originals.path(doc_id, info.filename)
     if not path.is_file():
         raise DocumentNotFoundError(f"the original file of {info.filename!r} is not stored")
-    return FileResponse(path, filename=info.filename, content_disposition_type="inline")
+    return FileResponse(
+        path,
+        filename=info.filename,
+        content_disposition_type="inline",
+        headers=ORIGINAL_HEADERS if info.mime != "text/html" else ORIGINAL_HTML_HEADERS,
+    )
 
 
 @pages.get("/documents", response_class=HTMLResponse)
 def documents_page(
-    request: Request, services: ServicesDep, tags: Annotated[list[str] | None, Query()] = None
+    request: Request,
+    services: ServicesDep,
+    tags: Annotated[list[str] | None, Query()] = None,
+    name: Annotated[str, Query(max_length=200)] = "",
+    sort: SortKey | None = None,
+    order: Order = "asc",
 ) -> HTMLResponse:
     """Rows of files being worked on show their job's stage and progress ("embedding 40/120"),
-    also when the file re-labels a stored document; a tag link narrows the list to that tag."""
+    also when the file re-labels a stored document; a tag link narrows the list to that tag.
+    ``name``, ``sort`` and ``order`` filter and sort without JavaScript (``web.listing``)."""
     active = {
         job.doc_id or job.id: job
         for job in reversed(services.jobs.recent())
         if job.status in ("queued", "processing")
     }
+    shown_tags = list(parse_tags(tags or ()))
+    every = _all_documents(services, tags or ())
     context = {
-        "documents": _all_documents(services, tags or ()),
+        "documents": filter_and_sort(every, name=name, sort=sort, order=order),
+        "total": len(every),
         "active": active,
-        "tags": list(parse_tags(tags or ())),
+        "tags": shown_tags,
+        "name": name,
+        "columns": header_links(sort=sort, order=order, name=name, tags=shown_tags),
         "page": "documents",
     }
     return templates.TemplateResponse(request, "documents.html", context)
 
 
-@pages.post("/documents/{doc_id}/delete")
-def delete_document_form(doc_id: str, services: ServicesDep) -> RedirectResponse:
+@pages.post("/documents/{doc_id}/delete", response_model=None)
+def delete_document_form(
+    request: Request,
+    doc_id: str,
+    services: ServicesDep,
+    confirm: Annotated[str, Form()] = "",
+) -> RedirectResponse | HTMLResponse:
+    """Deletes only once confirmed: the page's script asks in a dialog and sends
+    ``confirm=yes``; without JavaScript this answers a page that asks, with its own form."""
+    if confirm != "yes":
+        document = get_document(services.store, doc_id)
+        context = {"document": document, "page": "documents"}
+        return templates.TemplateResponse(request, "delete.html", context)
     services.pipeline.delete(doc_id)
     return RedirectResponse("/documents", status_code=303)
 
+
+# An original is shown in the browser (a result opens it at its page), on the app's own origin:
+# never let the browser guess a type, and an uploaded HTML file runs no script and reaches
+# nothing of the app (a sandboxed, unique origin). PDFs keep the browser's viewer.
+ORIGINAL_HEADERS = {"X-Content-Type-Options": "nosniff"}
+ORIGINAL_HTML_HEADERS = {
+    **ORIGINAL_HEADERS,
+    "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'",
+}
 
 # Recent jobs shown under the upload form.
 RECENT_JOBS_SHOWN = 50

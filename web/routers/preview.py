@@ -22,12 +22,12 @@ from ingest.preview import (
     preview_file,
 )
 from web.deps import ServicesDep, require_api_key
-from web.errors import error_response
+from web.errors import UPLOAD_ERROR_RESPONSES, error_response
 
 api = APIRouter(prefix="/api", tags=["documents"], dependencies=[Depends(require_api_key)])
 
 
-@api.post("/documents/preview", response_model=ChunkPreview)
+@api.post("/documents/preview", response_model=ChunkPreview, responses=UPLOAD_ERROR_RESPONSES)
 async def preview_document(
     services: ServicesDep,
     file: Annotated[UploadFile, File(description="The file to preview")],

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from ingest.errors import InvalidLabelsError
 from ingest.labels import parse_metadata
@@ -54,9 +54,22 @@ THRESHOLD_HELP = (
 )
 
 
+# Bounds that keep a GET search inside the HTTP server's request-head limit
+# (web.guard.MAX_REQUEST_HEAD_BYTES), even all percent-encoded 4-byte characters (12 bytes
+# each): found by the OpenAPI fuzz, which sent GET URLs longer than uvicorn's default takes
+# and got a bare 400 and a reset connection instead of a JSON answer.
+MAX_QUERY_PARAM_CHARS = 100_000
+MAX_FILTER_VALUES = 20
+Tag = Annotated[str, StringConstraints(max_length=1100)]  # one entry: up to 20 tags, commas
+FileType = Annotated[str, StringConstraints(max_length=100)]
+MetaPair = Annotated[str, StringConstraints(max_length=300)]  # key (40) = value (200)
+
+
 class SearchParams(BaseModel):
     q: str = Field(
-        "", max_length=100_000, description="The query; blank gives no results; cut at 2000 chars"
+        "",
+        max_length=MAX_QUERY_PARAM_CHARS,
+        description="The query; blank gives no results; cut at 2000 chars",
     )
     k: int = Field(10, ge=1, le=100, description="How many hits")
     offset: int = Field(
@@ -71,10 +84,13 @@ class SearchParams(BaseModel):
     diversity_lambda: float = Field(
         DEFAULT_LAMBDA, ge=0, le=1, description="MMR: 1 keeps the ranking, 0 only avoids repeats"
     )
-    doc_id: str | None = Field(None, description="Search only this document")
-    tags: list[str] = Field(default_factory=list, description=TAGS_HELP)
-    file_type: list[str] = Field(
+    doc_id: str | None = Field(None, max_length=200, description="Search only this document")
+    tags: list[Tag] = Field(
+        default_factory=list, max_length=MAX_FILTER_VALUES, description=TAGS_HELP
+    )
+    file_type: list[FileType] = Field(
         default_factory=list,
+        max_length=MAX_FILTER_VALUES,
         description="Only documents of ANY of these types: a MIME type or an extension (`pdf`)",
     )
     ingested_after: datetime | None = Field(
@@ -99,8 +115,9 @@ class SearchParams(BaseModel):
 class SearchQuery(SearchParams):
     """`GET /api/search`: repeat `tags=` and `meta=` for several."""
 
-    meta: list[str] = Field(
+    meta: list[MetaPair] = Field(
         default_factory=list,
+        max_length=MAX_FILTER_VALUES,
         description="A metadata filter `key=value`, repeatable: ALL must match, exactly",
     )
 
@@ -184,6 +201,7 @@ def search_page(
         "page": "search",
         "pages": _page_links(params, len(response.results)) if response else {},
         "file_types": FILE_TYPE_CHOICES,
+        "indexed": None if response else services.store.count({"kind": "document"}),
     }
     return templates.TemplateResponse(
         request, "search.html", context, status_code=422 if error else 200

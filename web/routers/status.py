@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,7 +12,8 @@ from pydantic import BaseModel
 from embeddings.check import ConnectionReport, check_connection
 from embeddings.prompts import resolve_prompts
 from embeddings.settings import resolve_provider
-from web.deps import ServicesDep, require_api_key
+from search.catalog import list_documents
+from web.deps import ServicesDep, caller_has_api_key, require_api_key
 from web.services import Services
 from web.templating import templates
 
@@ -20,11 +22,14 @@ pages = APIRouter(include_in_schema=False)
 
 
 class Health(BaseModel):
+    """Open to anyone, so that probes need no key; with SEMSEARCH_API_KEY set, a caller without
+    the key sees only ``status`` (the other fields are null): nothing about the deployment."""
+
     status: str
-    engine: str
-    provider: str
-    model: str
-    documents: int
+    engine: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    documents: int | None = None
 
 
 class EmbeddingsConfig(BaseModel):
@@ -41,7 +46,9 @@ class EmbeddingsConfig(BaseModel):
 
 
 @api.get("/health", response_model=Health)
-def health(services: ServicesDep) -> Health:
+def health(request: Request, services: ServicesDep) -> Health:
+    if not caller_has_api_key(request, services):
+        return Health(status="ok")
     return Health(
         status="ok",
         engine=services.store.engine,
@@ -93,12 +100,18 @@ def embeddings_check(services: ServicesDep) -> ConnectionReport:
 
 
 def _settings_context(services: Services) -> dict[str, Any]:
+    """The page's statistics come from the store's document points, the single source of truth."""
+    stored = list_documents(services.store)
+    types = Counter(d.mime or "unknown" for d in stored)
     return {
         "config": embeddings_config(services),
         "engine": services.store.engine,
         "collection": services.settings.collection,
         "documents": services.store.count({"kind": "document"}),
         "chunks": services.store.count({"kind": "chunk"}),
+        "stored_bytes": sum(d.bytes for d in stored),
+        "pages": sum(d.pages for d in stored),
+        "types": types.most_common(),
         "page": "settings",
     }
 

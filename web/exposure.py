@@ -1,0 +1,54 @@
+"""What `semsearch serve` says on start about who can reach the app.
+
+With no SEMSEARCH_API_KEY, anyone who can open a connection can read, upload and delete
+documents. On 127.0.0.1 (the default) that is only this machine's users: a plain warning. On
+any other address (``0.0.0.0`` in Docker, a LAN address) it is the network: a loud one, saying
+how to fix it. Pure, so that the words are tested apart from a server.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost", "ip6-loopback"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost; any other name or address may be reachable."""
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to a public address
+
+
+def exposure_warnings(host: str, port: int, *, has_key: bool) -> list[tuple[int, str]]:
+    """(log level, line) pairs to log before serving on ``host:port``."""
+    url = f"http://{host}:{port}"
+    if has_key:
+        return [
+            (
+                logging.INFO,
+                f"API key set: every /api route on {url} asks for 'Authorization: Bearer <key>'",
+            )
+        ]
+    open_line = (
+        f"SEMSEARCH_API_KEY is not set: the API and pages on {url} are open to anyone who can "
+        "reach them; they can read, upload and delete documents"
+    )
+    if is_loopback(host):
+        return [(logging.WARNING, open_line + " (only this machine can, on a loopback address)")]
+    return [
+        (logging.CRITICAL, "!" * 78),
+        (logging.CRITICAL, open_line),
+        (
+            logging.CRITICAL,
+            f"{host} is not a loopback address: other machines on the network can reach it. "
+            "Set SEMSEARCH_API_KEY, or bind 127.0.0.1 (--host 127.0.0.1; in Docker publish "
+            "the port as 127.0.0.1:8000:8000)",
+        ),
+        (logging.CRITICAL, "!" * 78),
+    ]

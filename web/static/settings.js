@@ -1,0 +1,31 @@
+// /settings: "Test connection" without leaving the page. It posts the same form the page
+// has without JavaScript and swaps in the server's rendered answer.
+(function () {
+  "use strict";
+  const form = document.getElementById("check-form");
+  const button = document.getElementById("check-button");
+  if (!form || !button) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const result = document.getElementById("check-result");
+    button.disabled = true;
+    button.textContent = "Testing…";
+    result.textContent = "";
+    try {
+      const response = await fetch(form.action, { method: "POST", body: new FormData(form) });
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = page.getElementById("check-result");
+      if (!fresh) throw new Error("the server answered " + response.status);
+      result.replaceWith(document.importNode(fresh, true));
+    } catch (error) {
+      const message = document.createElement("div");
+      message.className = "errors";
+      message.setAttribute("role", "status");
+      message.textContent = "The check could not run: " + error.message;
+      result.append(message);
+    } finally {
+      button.disabled = false;
+      button.textContent = "Test connection";
+    }
+  });
+})();
