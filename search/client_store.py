@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -122,6 +122,16 @@ class ClientStore:
         with self._call():
             if self._collection_exists():
                 self._client.delete(self._collection, points_selector=selector, wait=True)
+
+    def set_payload(self, where: Where, payload: Mapping[str, Any]) -> None:
+        if not where:
+            raise ValueError("set_payload needs a filter")
+        selector = models.FilterSelector(filter=_filter(where))
+        with self._call():
+            if self._collection_exists():
+                self._client.set_payload(
+                    self._collection, payload=dict(payload), points=selector, wait=True
+                )
 
     # -- reads -------------------------------------------------------------------------------
 

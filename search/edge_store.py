@@ -17,7 +17,7 @@ Facts about qdrant-edge-py 0.9.0 this module relies on (checked by the contract 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -136,6 +136,15 @@ class EdgeStore:
                 return
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
             self._flush_unless_deferred(self._shard)
+
+    def set_payload(self, where: Where, payload: Mapping[str, Any]) -> None:
+        if not where:
+            raise ValueError("set_payload needs a filter")
+        operation = qe.UpdateOperation.set_payload_by_filter(edge_filter(where), dict(payload))
+        with self._lock:
+            shard = self._require_shard()
+            shard.update(operation)
+            self._flush_unless_deferred(shard)
 
     @contextmanager
     def deferred_flush(self) -> Iterator[None]:

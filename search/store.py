@@ -146,6 +146,11 @@ class VectorStore(Protocol):
         """Delete every point matching the filter (e.g. all points of one ``doc_id``)."""
         ...
 
+    def set_payload(self, where: Where, payload: Mapping[str, Any]) -> None:
+        """Add (or overwrite) these payload keys on every point matching the filter, keeping
+        its vectors and other keys."""
+        ...
+
     def query(
         self,
         *,

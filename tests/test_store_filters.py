@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from ingest.backfill import backfill_chunk_fields
 from search.store import (
     DateRange,
+    StoredPoint,
     VectorStore,
     Where,
     chunk_point_id,
+    document_point_id,
 )
 from tests.store_support import (
     CAT_MAT,
@@ -149,3 +152,56 @@ def test_a_mime_filter_with_a_date_range(dated: VectorStore) -> None:
     assert chunk_ids(dated, recent_pdfs) == {ZEPPELIN}
     dated.delete({"ingested_at": DateRange(lt="2025-01-01T00:00:00Z")})
     assert dated.count({"kind": "chunk"}) == 2  # the zeppelin and the soup
+
+
+# -- set_payload and the backfill of older chunks -------------------------------------------
+
+
+def test_set_payload_adds_keys_and_keeps_vectors_and_the_rest(filled: VectorStore) -> None:
+    filled.set_payload({"doc_id": "doc-cats", "kind": "chunk"}, {"mime": "text/plain"})
+    assert set(search(filled, "dense", dense=unit(1.0), where={"mime": "text/plain"})) == CAT_IDS
+    assert search(filled, "keyword", text="purr", where={"mime": "text/plain"}) == [CAT_PURR]
+    [record] = filled.retrieve([CAT_MAT])
+    assert record.payload["text"].startswith("The cat sat") and record.payload["chunk_index"] == 0
+    far = search(filled, "dense", dense=unit(0, 0, 1.0), where={"mime": "text/plain"})
+    assert set(far) == CAT_IDS  # however far from the query: only the chunks given the key
+    with pytest.raises(ValueError):
+        filled.set_payload({}, {"mime": "text/plain"})
+
+
+def test_backfill_gives_older_chunks_their_file_type_and_date_once(
+    filled: VectorStore,
+) -> None:
+    """The corpus's chunks are written as earlier versions wrote them: no mime, no date."""
+    done = {"kind": "document", "status": "done", "ingested_at": "2026-01-02T03:04:05+00:00"}
+    filled.upsert(
+        [
+            StoredPoint(
+                id=document_point_id("doc-money"),
+                payload={**done, "doc_id": "doc-money", "filename": "q3.pdf"},
+            ),
+            StoredPoint(
+                id=document_point_id("doc-cats"),
+                payload={
+                    **done,
+                    "doc_id": "doc-cats",
+                    "filename": "cats.md",
+                    "mime": "text/markdown",
+                },
+            ),
+        ]
+    )
+    assert search(filled, "dense", dense=unit(0, 0, 1.0), where={"mime": "application/pdf"}) == []
+
+    assert backfill_chunk_fields(filled) == 2
+    pdf = search(filled, "dense", dense=unit(0, 0, 1.0), where={"mime": "application/pdf"})
+    assert set(pdf) == MONEY_IDS  # from the filename: that document point had no mime
+    markdown = search(filled, "keyword", text="purr cat", where={"mime": "text/markdown"})
+    assert set(markdown) == CAT_IDS
+    january = DateRange(gte="2026-01-01T00:00:00+00:00", lt="2026-02-01T00:00:00+00:00")
+    dated = search(filled, "dense", dense=unit(1.0), where={"ingested_at": january}, limit=10)
+    assert set(dated) == CAT_IDS | MONEY_IDS
+    assert ZEPPELIN not in dated  # doc-sky has no done document point: left alone
+
+    assert backfill_chunk_fields(filled) == 0  # recorded in the collection point
+    assert filled.collection_info() == INFO

@@ -16,6 +16,7 @@ from embeddings.cache import VectorCache, with_cache
 from embeddings.factory import build_provider
 from embeddings.prompts import resolve_prompts
 from embeddings.settings import resolve_provider
+from ingest.backfill import backfill_chunk_fields
 from ingest.chunking import load_default_tokenizer
 from ingest.jobs import JobManager
 from ingest.originals import OriginalFiles
@@ -71,6 +72,7 @@ def open_services(
         )
         stack.callback(store.close)
         interrupted = recover_interrupted(store)
+        backfill_chunk_fields(store)
         if embedder is None:
             embedder = build_provider(embedding_settings)
             stack.callback(embedder.close)
