@@ -14,6 +14,8 @@ from embeddings.base import EmbeddingProvider
 from search.store import warm_up_in_background
 from web.errors import API_ERROR_RESPONSES, install_error_handlers
 from web.guard import Limits, RequestGuard
+from web.login import LoginGate
+from web.login import router as login_router
 from web.routers import clusters, documents, jobs, preview, search, status
 from web.routers.documents import MAX_FILES_PER_REQUEST
 from web.services import open_services
@@ -51,9 +53,12 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
             max_files=MAX_FILES_PER_REQUEST,
         ),
     )
+    # Outside the guard: the pages' login and CSRF (web.login); it reads no body either.
+    app.add_middleware(LoginGate, api_key=settings.api_key.get_secret_value())
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for feature in (search, documents, jobs, clusters, status):
         app.include_router(feature.pages)
         app.include_router(feature.api, responses=API_ERROR_RESPONSES)
     app.include_router(preview.api, responses=API_ERROR_RESPONSES)
+    app.include_router(login_router)
     return app

@@ -44,6 +44,13 @@ MULTIPART_ALLOWANCE_BYTES = 1024 * 1024
 #: `semsearch serve` passes it as uvicorn's ``h11_max_incomplete_event_size``.
 MAX_REQUEST_HEAD_BYTES = 2 * 1024 * 1024
 
+#: Set by ``web.login.LoginGate`` on an /api request from a logged-in page (a valid session
+#: cookie, and the CSRF header on unsafe methods), so the key checks here and in ``web.deps``
+#: let it through without the page's JavaScript ever holding the key. The value is random per
+#: process and the gate strips the header from every incoming request: no client can forge it.
+SESSION_PROOF_HEADER = "x-semsearch-session-proof"
+SESSION_PROOF = secrets.token_urlsafe(32)
+
 API_KEY_MESSAGE = "this API needs the SEMSEARCH_API_KEY key: send 'Authorization: Bearer <key>'"
 
 
@@ -58,8 +65,12 @@ class Limits:
 
 
 def has_api_key(headers: Headers, expected: str) -> bool:
-    """True when no key is configured, or the request carries it as a Bearer token."""
+    """True when no key is configured, the request carries it as a Bearer token, or the login
+    gate vouched for the request's session (``SESSION_PROOF_HEADER``)."""
     if not expected:
+        return True
+    proof = headers.get(SESSION_PROOF_HEADER, "")
+    if proof and secrets.compare_digest(proof.encode(), SESSION_PROOF.encode()):
         return True
     scheme, _, given = headers.get("authorization", "").partition(" ")
     return scheme.lower() == "bearer" and secrets.compare_digest(
@@ -150,7 +161,7 @@ async def _answer(send: Send, status: int, code: str, message: str, **headers: s
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path the routes see: behind a proxy prefix (``--root-path /search``) the scope's
     path may start with the root path, and ``/search/api/…`` must be guarded as ``/api/…``."""
     path: str = scope["path"]
@@ -181,7 +192,7 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        path = _route_path(scope)
+        path = route_path(scope)
         if (
             is_api_path(path)
             and path not in OPEN_API_PATHS

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -14,6 +16,12 @@ from web.listing import header_links
 
 # Endings a highlighted word may carry beyond the query's form of it ("trace" marks "traces").
 _ENDINGS = r"(?:s|es|ed|d|ing|er|ers)?"
+
+#: Where ``web.login.LoginGate`` leaves the CSRF token of a request's valid session (an ASGI
+#: scope extension key): absent when no SEMSEARCH_API_KEY is set or the caller is not logged in.
+CSRF_SCOPE_KEY = "semsearch.csrf_token"
+#: The hidden form field that carries it (``web.login.require_csrf`` reads it back).
+CSRF_FIELD = "csrf_token"
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -45,7 +53,27 @@ def filesize(size: int) -> str:
     return f"{size} B"
 
 
+@pass_context
+def csrf_token(context: Context) -> str:
+    """The CSRF token of this page's session, for ``<meta name="csrf-token">`` (the pages'
+    JavaScript sends it as ``X-CSRF-Token``); empty without a key or a session."""
+    request = context.get("request")
+    return str(request.scope.get(CSRF_SCOPE_KEY, "")) if request is not None else ""
+
+
+@pass_context
+def csrf_field(context: Context) -> Markup:
+    """The hidden field every POST form carries; nothing at all when no key is set, so the
+    pages of an open server stay exactly as they were."""
+    token = csrf_token(context)
+    if not token:
+        return Markup("")
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
 templates.env.filters["highlight"] = highlight
+templates.env.globals["csrf_token"] = csrf_token
+templates.env.globals["csrf_field"] = csrf_field
 templates.env.filters["filesize"] = filesize
 # The /documents headers when a caller renders the template without sorting (unsorted links).
 templates.env.globals["default_document_columns"] = header_links(

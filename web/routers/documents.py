@@ -19,6 +19,7 @@ from search.results import DocumentInfo, DocumentList, SearchResponse
 from web.deps import ServicesDep, require_api_key
 from web.errors import UPLOAD_ERROR_RESPONSES, error_response
 from web.listing import Order, SortKey, filter_and_sort, header_links
+from web.login import require_csrf
 from web.services import Services
 from web.templating import templates
 
@@ -212,7 +213,7 @@ def documents_page(
     return templates.TemplateResponse(request, "documents.html", context)
 
 
-@pages.post("/documents/{doc_id}/delete", response_model=None)
+@pages.post("/documents/{doc_id}/delete", response_model=None, dependencies=[Depends(require_csrf)])
 def delete_document_form(
     request: Request,
     doc_id: str,
@@ -269,7 +270,7 @@ def upload_page(request: Request, services: ServicesDep) -> HTMLResponse:
     return _upload_page(request, services, None)
 
 
-@pages.post("/upload", response_class=HTMLResponse)
+@pages.post("/upload", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
 async def upload_form(
     request: Request,
     services: ServicesDep,

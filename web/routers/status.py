@@ -14,6 +14,7 @@ from embeddings.prompts import resolve_prompts
 from embeddings.settings import resolve_provider
 from search.catalog import list_documents
 from web.deps import ServicesDep, caller_has_api_key, require_api_key
+from web.login import require_csrf
 from web.services import Services
 from web.templating import templates
 
@@ -123,7 +124,7 @@ def settings_page(request: Request, services: ServicesDep) -> HTMLResponse:
     )
 
 
-@pages.post("/settings/check", response_class=HTMLResponse)
+@pages.post("/settings/check", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
 def settings_check(request: Request, services: ServicesDep) -> HTMLResponse:
     report = check_connection(services.embedder, services.settings.embeddings())
     return templates.TemplateResponse(

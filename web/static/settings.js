@@ -12,6 +12,7 @@
     button.textContent = "Testing…";
     result.textContent = "";
     try {
+      // The form carries the CSRF field when a key is set (web/login.py); no header needed.
       const response = await fetch(form.action, { method: "POST", body: new FormData(form) });
       const page = new DOMParser().parseFromString(await response.text(), "text/html");
       const fresh = page.getElementById("check-result");

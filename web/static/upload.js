@@ -97,6 +97,9 @@
     if (metadata.trim()) data.append("metadata", metadata);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/documents");
+    // With SEMSEARCH_API_KEY set, the logged-in page's session token (web/login.py).
+    const csrf = document.querySelector('meta[name="csrf-token"]');
+    if (csrf) xhr.setRequestHeader("X-CSRF-Token", csrf.content);
     xhr.upload.onprogress = (event) => {
       if (event.lengthComputable) {
         const share = event.loaded / event.total;

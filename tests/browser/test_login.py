@@ -1,0 +1,132 @@
+"""The pages in Chromium with SEMSEARCH_API_KEY set: log in through the form, then upload,
+search, check the settings and delete with the session (the pages' JavaScript sends the CSRF
+token), and log out. Its own server, with a key; the browser is the suite's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from embeddings.threaded import serve_in_thread
+from tests.browser.helpers import screenshot
+from web.app import create_app
+from web.login import SESSION_COOKIE
+from web.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+KEY = "browser-login-key-93c1f0"
+PHRASE = "Narwhals use their long spiral tusk to sense salt in the Arctic water"
+
+
+def tiny_pdf(text: str) -> bytes:
+    """A one-page PDF with one line of text: small, and independent of ../shared."""
+    stream = f"BT /F1 14 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+@pytest.fixture(scope="module")
+def keyed_server(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory, local_provider: object
+) -> Iterator[str]:
+    """The whole app with an API key, on a free loopback port (after the browser: no server
+    is started where Chromium is missing)."""
+    data = tmp_path_factory.mktemp("browser-login-data")
+    settings = Settings(SEMSEARCH_DATA_DIR=data, SEMSEARCH_API_KEY=KEY)
+    app = create_app(settings, embedder=local_provider)  # type: ignore[arg-type]
+    with serve_in_thread(app, lifespan="on", start_timeout_s=120) as url:
+        yield url
+
+
+@pytest.fixture
+def keyed_page(browser: Any, keyed_server: str) -> Iterator[Any]:
+    context = browser.new_context(base_url=keyed_server, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    yield context.new_page()
+    context.close()
+
+
+def test_log_in_upload_search_delete_and_log_out(keyed_page: Any, tmp_path: Path) -> None:
+    page = keyed_page
+    page.goto("/upload")
+    page.wait_for_url(re.compile(r"/login\?next=%2Fupload$"))
+    screenshot(page, tmp_path, "login")
+    assert page.locator("nav").count() == 0  # nothing to navigate to before logging in
+
+    page.fill("#key", "not-the-key")
+    page.click("#login-button")
+    assert "That is not the key." in page.locator("#login-error").text_content()
+    assert not [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+
+    page.fill("#key", KEY)
+    page.click("#login-button")
+    page.wait_for_url(re.compile(r"/upload$"))
+    (session,) = [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+    assert session["httpOnly"] is True and session["sameSite"] == "Strict"
+    assert KEY not in page.content()
+
+    # The upload page's script posts to /api/documents and polls /api/jobs with the session.
+    page.set_input_files(
+        "#files",
+        files=[{"name": "narwhals.pdf", "mimeType": "application/pdf", "buffer": tiny_pdf(PHRASE)}],
+    )
+    state = page.locator("#upload-list li.upload-item .state")
+    state.filter(has_text=re.compile(r"^(done|failed)")).wait_for(timeout=120_000)
+    assert (state.text_content() or "").startswith("done"), state.text_content()
+    screenshot(page, tmp_path, "upload-logged-in")
+
+    page.goto("/")
+    page.fill("#q", "tusk of the narwhal")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/\?q=tusk"))
+    assert "narwhals.pdf" in page.locator("li.hit").first.locator(".filename").text_content()
+    screenshot(page, tmp_path, "search-logged-in")
+
+    # The settings check posts its form (with the CSRF field) from script.
+    page.goto("/settings")
+    page.click("#check-button")
+    page.locator("#check-result .ok").wait_for(timeout=60_000)
+
+    page.goto("/documents")
+    dialogs: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    page.locator("#documents tbody tr", has_text="narwhals.pdf").locator("button.danger").click()
+    page.wait_for_url(re.compile(r"/documents$"))
+    assert len(dialogs) == 1
+    assert page.locator("td.filename", has_text="narwhals.pdf").count() == 0
+
+    page.click("#logout-button")
+    page.wait_for_url(re.compile(r"/login$"))
+    assert not [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+    page.goto("/documents")
+    page.wait_for_url(re.compile(r"/login\?next=%2Fdocuments$"))
