@@ -207,6 +207,10 @@ def test_documents_sort_filter_and_delete_with_confirmation(
 
     page.goto("/documents")
     screenshot(page, tmp_path, "documents")
+    # The Delete column in view on a desktop, not clipped by the table's scrolling box.
+    box = page.locator("button.danger").first.bounding_box()
+    wrap = page.locator(".table-wrap").bounding_box()
+    assert box and wrap and box["x"] + box["width"] <= wrap["x"] + wrap["width"]
     names = page.locator("#documents tbody tr td.filename")
     page.locator('th[data-sort="size"] a').click()
     assert page.locator('th[data-sort="size"]').get_attribute("aria-sort") == "ascending"
