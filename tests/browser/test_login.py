@@ -1,6 +1,7 @@
 """The pages in Chromium with SEMSEARCH_API_KEY set: log in through the form, then upload,
-search, check the settings and delete with the session (the pages' JavaScript sends the CSRF
-token), and log out. Its own server, with a key; the browser is the suite's.
+search, open "more like this", see the clusters, check the settings and delete with the
+session (the pages' JavaScript sends the CSRF token), and log out. Its own server, with a
+key; the browser is the suite's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 KEY = "browser-login-key-93c1f0"
 PHRASE = "Narwhals use their long spiral tusk to sense salt in the Arctic water"
+OTHERS = (
+    ("walrus.pdf", "Walruses haul out on Arctic sea ice to rest between their dives"),
+    ("bread.pdf", "Knead the dough for ten minutes and bake the bread in a hot oven"),
+    ("pasta.pdf", "Boil the pasta in salted water and toss it with tomato sauce"),
+)
 
 
 def tiny_pdf(text: str) -> bytes:
@@ -93,11 +99,22 @@ def test_log_in_upload_search_delete_and_log_out(keyed_page: Any, tmp_path: Path
     # The upload page's script posts to /api/documents and polls /api/jobs with the session.
     page.set_input_files(
         "#files",
-        files=[{"name": "narwhals.pdf", "mimeType": "application/pdf", "buffer": tiny_pdf(PHRASE)}],
+        files=[
+            {"name": name, "mimeType": "application/pdf", "buffer": tiny_pdf(text)}
+            for name, text in (("narwhals.pdf", PHRASE), *OTHERS)
+        ],
     )
-    state = page.locator("#upload-list li.upload-item .state")
-    state.filter(has_text=re.compile(r"^(done|failed)")).wait_for(timeout=120_000)
-    assert (state.text_content() or "").startswith("done"), state.text_content()
+    states = page.locator("#upload-list li.upload-item .state")
+    finished = states.filter(has_text=re.compile(r"^(done|failed)"))
+    page.wait_for_function(
+        "n => document.querySelectorAll('#upload-list li.upload-item .state').length === n"
+        " && [...document.querySelectorAll('#upload-list li.upload-item .state')]"
+        ".every(s => /^(done|failed)/.test(s.textContent))",
+        arg=1 + len(OTHERS),
+        timeout=180_000,
+    )
+    assert finished.count() == 1 + len(OTHERS)
+    assert all(text.startswith("done") for text in states.all_text_contents())
     screenshot(page, tmp_path, "upload-logged-in")
 
     page.goto("/")
@@ -106,6 +123,15 @@ def test_log_in_upload_search_delete_and_log_out(keyed_page: Any, tmp_path: Path
     page.wait_for_url(re.compile(r"/\?q=tusk"))
     assert "narwhals.pdf" in page.locator("li.hit").first.locator(".filename").text_content()
     screenshot(page, tmp_path, "search-logged-in")
+
+    # More like this, and the clusters, with the session.
+    page.locator("li.hit").first.locator("a.similar").click()
+    page.wait_for_url(re.compile(r"/similar\?point="))
+    assert "walrus.pdf" in page.locator("li.hit").first.locator(".filename").text_content()
+    page.goto("/clusters")
+    cards = page.locator(".cluster")
+    assert cards.count() >= 2
+    assert all(text.strip() for text in cards.locator("h2").all_text_contents())
 
     # The settings check posts its form (with the CSRF field) from script.
     page.goto("/settings")
