@@ -149,7 +149,9 @@ def _content_length(headers: Headers) -> int | None:
         return None
 
 
-async def _answer(send: Send, status: int, code: str, message: str, **headers: str) -> None:
+async def answer_error(send: Send, status: int, code: str, message: str, **headers: str) -> None:
+    """The app's JSON error, sent from middleware that has not read the body, so it closes the
+    connection (``Connection: close``) rather than leave unread bytes on it."""
     body = json.dumps(error_body(status, code, message)).encode()
     raw = [
         (b"content-type", b"application/json"),
@@ -198,7 +200,7 @@ class RequestGuard:
             and path not in OPEN_API_PATHS
             and not has_api_key(headers, self.limits.api_key)
         ):
-            await _answer(
+            await answer_error(
                 send, 401, "unauthorized", API_KEY_MESSAGE, **{"www-authenticate": "Bearer"}
             )
             return
@@ -207,7 +209,7 @@ class RequestGuard:
         length = _content_length(headers)
         if length is not None and length > limit:
             refusal = _too_large(limit)
-            await _answer(send, refusal.status, refusal.code, refusal.message)
+            await answer_error(send, refusal.status, refusal.code, refusal.message)
             return
         counter = _file_counter(headers, self.limits.max_files) if upload else None
         await _GuardedCall(self.app, limit, counter)(scope, receive, send)
@@ -238,7 +240,7 @@ class _GuardedCall:
                 self.refused = True
                 if not self.started:
                     self.started = True
-                    await _answer(send, refusal.status, refusal.code, refusal.message)
+                    await answer_error(send, refusal.status, refusal.code, refusal.message)
                 return {"type": "http.disconnect"}
             return message
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from http.cookies import SimpleCookie
@@ -37,8 +36,13 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web.deps import ServicesDep
-from web.errors import error_body
-from web.guard import SESSION_PROOF, SESSION_PROOF_HEADER, is_api_path, route_path
+from web.guard import (
+    SESSION_PROOF,
+    SESSION_PROOF_HEADER,
+    answer_error,
+    is_api_path,
+    route_path,
+)
 from web.templating import CSRF_SCOPE_KEY, templates
 
 SESSION_COOKIE = "semsearch_session"
@@ -150,25 +154,13 @@ class LoginGate:
                     # Headers(scope=…) above replaced scope["headers"] with a copy: extend it.
                     scope["headers"] = [*scope["headers"], (proof_name, SESSION_PROOF.encode())]
                 elif "authorization" not in headers:
-                    await _refuse(send, 403, "csrf_failed", CSRF_MESSAGE)
+                    await answer_error(send, 403, "csrf_failed", CSRF_MESSAGE)
                     return
             # Neither: web.guard answers 401 unless the Bearer key is there.
         elif not token and path not in OPEN_PATHS and not path.startswith("/static/"):
             await _to_login(scope, send, path)
             return
         await self.app(scope, receive, send)
-
-
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-    """Answered without reading the body, so the connection is closed (as ``web.guard`` does)."""
-    body = json.dumps(error_body(status, code, message)).encode()
-    raw = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 async def _to_login(scope: Scope, send: Send, path: str) -> None:
