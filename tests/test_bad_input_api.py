@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from embeddings.threaded import serve_in_thread
 from ingest.pdf import MAX_PAGE_TEXT_CHARS, MAX_PAGES
-from tests.apphelpers import assert_error_shape, wait_for_job
+from tests.apphelpers import assert_error_shape, build_pdf, wait_for_job
 from web.app import create_app
 from web.settings import Settings
 
@@ -72,23 +72,6 @@ def raw_upload(client: TestClient, raw_filename: bytes, content: bytes) -> httpx
 # --- PDF bombs: a few KB that would expand to minutes of work ---------------------------------
 
 
-def pdf(objects: list[bytes]) -> bytes:
-    """A PDF from object bodies numbered 1..n; object 1 is the catalog."""
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
-
-
 def flate(content: bytes, extra: bytes = b"") -> bytes:
     packed = zlib.compress(content, 9)
     return b"<< /Length %d /Filter /FlateDecode %s>>\nstream\n" % (len(packed), extra) + (
@@ -115,7 +98,7 @@ def pages_sharing(page_count: int, content: bytes, form: bytes | None = None) ->
         b"/Type /XObject /Subtype /Form /BBox [0 0 612 792]"
         b" /Resources << /Font << /F1 3 0 R >> >> ",
     )
-    return pdf(
+    return build_pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, page_count),
