@@ -87,7 +87,9 @@ def test_many_files_store_the_same_points_as_one_by_one(
     assert got == expected
     assert got_vectors.keys() == expected_vectors.keys()
     for point_id, vector in got_vectors.items():
-        assert np.allclose(vector, expected_vectors[point_id], atol=1e-5)
+        # Edge stores float16 (search.edge_shard): batching can move a float32 component by
+        # 1e-7, and that can round to the neighbouring float16, 3e-5 to 5e-4 away.
+        assert np.allclose(vector, expected_vectors[point_id], atol=1e-3)
     for index in range(len(FILES)):
         stages = [stage for i, stage in seen if i == index]
         assert stages[0] == "parsing" and stages[-1] == "storing"
