@@ -131,45 +131,15 @@ class InteropChild:
 
 
 def export_onnx(model: Any, target: Path) -> Path:
-    """The transformer plus mean pooling and L2 normalisation as one ONNX graph (once)."""
+    """The transformer plus mean pooling and L2 normalisation as one ONNX graph (once): the
+    product's own export (``embeddings.onnx_export``), written under a temporary name."""
     if target.is_file():
         return target
-    import torch
+    from embeddings.onnx_export import export_pooled
 
-    class Pooled(torch.nn.Module):
-        def __init__(self, body: torch.nn.Module) -> None:
-            super().__init__()
-            self.body = body
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> torch.Tensor:
-            hidden = self.body(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
-
-    wrapper = Pooled(model[0].auto_model).eval()
-    sample = model.tokenizer(
-        ["warm up the exporter", "a second, longer text so that one row is padded"],
-        padding=True,
-        return_tensors="pt",
-    )
-    names = ["input_ids", "attention_mask", "token_type_ids"]
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
-    with torch.no_grad():
-        torch.onnx.export(
-            wrapper,
-            tuple(sample[name] for name in names),
-            str(partial),
-            input_names=names,
-            output_names=["embedding"],
-            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in names}
-            | {"embedding": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
+    export_pooled(model, partial)
     partial.replace(target)
     return target
 

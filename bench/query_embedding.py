@@ -29,7 +29,6 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
 
-    import onnxruntime as ort  # type: ignore[import-untyped]
     import torch
 
     from embeddings.local import LocalProvider
@@ -45,12 +44,7 @@ def main() -> None:
         model = torch_provider._live_model()  # the same loaded model for every way
         folder = Path(torch_provider.model_source)
         one_thread = OnnxQueryEncoder(model, folder, Path(tmp))
-        two_threads = OnnxQueryEncoder(model, folder, Path(tmp))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 2
-        two_threads._session = ort.InferenceSession(
-            str(two_threads.path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        two_threads = OnnxQueryEncoder(model, folder, Path(tmp), threads=2)
         ways: dict[str, Callable[[str], list[float]]] = {
             f"torch, sentence-transformers ({torch.get_num_threads()} threads)": (
                 torch_provider.embed_query
