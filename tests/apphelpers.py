@@ -17,6 +17,19 @@ TRACEMONKEY_PHRASE = (
 TRACEMONKEY_PAGE = 5
 
 
+# Two cooking and two sport texts: clusters split them 2 + 2 (API and browser tests).
+TOPIC_TEXTS = {
+    "pasta.txt": "Boil the pasta in salted water. Tomato sauce with basil and garlic. "
+    "Italian cooking, olive oil, parmesan cheese, recipes for dinner.",
+    "risotto.txt": "Risotto needs arborio rice, stock, butter and parmesan cheese. "
+    "Italian cooking recipes, stir the rice slowly, dinner with wine.",
+    "football.txt": "The striker scored a goal in the final minute of the football match. "
+    "The league table, the coach, the stadium and the fans.",
+    "tennis.txt": "The tennis player won the match in straight sets at the stadium. "
+    "Serve, volley, the coach, the tournament final and the fans.",
+}
+
+
 def upload(client: TestClient, *paths: Path) -> Any:
     files = [("files", (p.name, p.read_bytes())) for p in paths]
     return client.post("/api/documents", files=files)
@@ -62,3 +75,12 @@ def build_pdf(objects: list[bytes]) -> bytes:
         xref,
     )
     return bytes(out)
+
+
+def ingest_texts(client: TestClient, corpus: dict[str, str]) -> None:
+    """Upload these texts (filename -> text) in one request and wait until each is done."""
+    files = [("files", (name, text.encode())) for name, text in corpus.items()]
+    response = client.post("/api/documents", files=files)
+    assert response.status_code == 202, response.text
+    for job in response.json()["jobs"]:
+        assert wait_for_job(client, job["id"])["status"] == "done"

@@ -10,11 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.apphelpers import (
+    TOPIC_TEXTS,
     TRACEMONKEY,
     TRACEMONKEY_PAGE,
     TRACEMONKEY_PHRASE,
     assert_error_shape,
     ingest,
+    ingest_texts,
 )
 from web.app import create_app
 from web.settings import Settings
@@ -200,22 +202,7 @@ def test_one_bad_file_does_not_stop_the_others(client: TestClient, eval_pdfs: Pa
 
 
 def test_clusters_group_documents_with_labels(client: TestClient, eval_pdfs: Path) -> None:
-    texts = {
-        "pasta.txt": "Boil the pasta in salted water. Tomato sauce with basil and garlic. "
-        "Italian cooking, olive oil, parmesan cheese, recipes for dinner.",
-        "risotto.txt": "Risotto needs arborio rice, stock, butter and parmesan cheese. "
-        "Italian cooking recipes, stir the rice slowly, dinner with wine.",
-        "football.txt": "The striker scored a goal in the final minute of the football match. "
-        "The league table, the coach, the stadium and the fans.",
-        "tennis.txt": "The tennis player won the match in straight sets at the stadium. "
-        "Serve, volley, the coach, the tournament final and the fans.",
-    }
-    response = client.post(
-        "/api/documents", files=[("files", (n, t.encode())) for n, t in texts.items()]
-    )
-    from tests.apphelpers import wait_for_job
-
-    assert all(wait_for_job(client, j["id"])["status"] == "done" for j in response.json()["jobs"])
+    ingest_texts(client, TOPIC_TEXTS)
     body = client.get("/api/clusters", params={"k": "2"}).json()
     assert body["k"] == 2 and body["k_chosen_by"] == "user"
     groups = sorted(sorted(d["filename"] for d in c["documents"]) for c in body["clusters"])

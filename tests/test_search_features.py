@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from search.query import MAX_QUERY_CHARS
 from search.sparse import Bm25Encoder
 from search.store import StoredPoint, VectorStore
-from tests.apphelpers import assert_error_shape, wait_for_job
+from tests.apphelpers import assert_error_shape, ingest_texts
 from web.app import create_app
 from web.cli import app as cli_app
 from web.settings import Settings
@@ -56,11 +56,7 @@ def client(
     data = tmp_path_factory.mktemp("features") / "data"
     settings = Settings(SEMSEARCH_DATA_DIR=data, SEMSEARCH_MAX_UPLOAD_MB=5)
     with TestClient(create_app(settings, embedder=local_provider)) as test_client:  # type: ignore[arg-type]
-        files = [("files", (name, text.encode())) for name, text in CORPUS.items()]
-        response = test_client.post("/api/documents", files=files)
-        assert response.status_code == 202, response.text
-        for job in response.json()["jobs"]:
-            assert wait_for_job(test_client, job["id"])["status"] == "done"
+        ingest_texts(test_client, CORPUS)
         yield test_client
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.apphelpers import wait_for_job
+from tests.apphelpers import ingest_texts
 from web.app import create_app
 from web.settings import Settings
 
@@ -44,11 +44,7 @@ def client(
 ) -> Iterator[TestClient]:
     settings = Settings(SEMSEARCH_DATA_DIR=tmp_path_factory.mktemp("relevance") / "data")
     with TestClient(create_app(settings, embedder=local_provider)) as test_client:  # type: ignore[arg-type]
-        files = [("files", (name, text.encode())) for name, text in CORPUS.items()]
-        response = test_client.post("/api/documents", files=files)
-        assert response.status_code == 202, response.text
-        for job in response.json()["jobs"]:
-            assert wait_for_job(test_client, job["id"])["status"] == "done"
+        ingest_texts(test_client, CORPUS)
         yield test_client
 
 

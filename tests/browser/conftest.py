@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from embeddings.threaded import serve_in_thread
+from tests.browser.helpers import desktop_context
 from web.app import create_app
 from web.settings import Settings
 
@@ -68,8 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, local_provider: object) -> 
 @pytest.fixture
 def page(browser: Any, server: str) -> Iterator[Any]:
     """A fresh desktop-sized page whose relative URLs go to the server."""
-    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
+    context = desktop_context(browser, server)
     opened = context.new_page()
     yield opened
     context.close()

@@ -13,6 +13,14 @@ import httpx
 SCREENS = Path("/tmp/semsearch-screens")
 
 
+def desktop_context(browser: Any, base_url: str) -> Any:
+    """A fresh 1280x900 browser context whose relative URLs go to ``base_url``; each step waits
+    at most 20 s unless it says otherwise. The caller closes it."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    return context
+
+
 def screenshot(page: Any, folder: Path, name: str) -> Path:
     """Save a full-page screenshot under ``folder`` and copy it to /tmp/semsearch-screens."""
     path = folder / f"{name}.png"

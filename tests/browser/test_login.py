@@ -15,7 +15,7 @@ import pytest
 
 from embeddings.threaded import serve_in_thread
 from tests.apphelpers import build_pdf
-from tests.browser.helpers import screenshot
+from tests.browser.helpers import desktop_context, screenshot
 from web.app import create_app
 from web.login import SESSION_COOKIE
 from web.settings import Settings
@@ -61,8 +61,7 @@ def keyed_server(
 
 @pytest.fixture
 def keyed_page(browser: Any, keyed_server: str) -> Iterator[Any]:
-    context = browser.new_context(base_url=keyed_server, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
+    context = desktop_context(browser, keyed_server)
     yield context.new_page()
     context.close()
 

@@ -15,22 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.apphelpers import TRACEMONKEY, TRACEMONKEY_PAGE, TRACEMONKEY_PHRASE
+from tests.apphelpers import TOPIC_TEXTS, TRACEMONKEY, TRACEMONKEY_PAGE, TRACEMONKEY_PHRASE
 from tests.browser.helpers import api_ingest, screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 SOLAR = "solar-cell-paper.pdf"
-TOPICS = {
-    "pasta.txt": "Boil the pasta in salted water. Tomato sauce with basil and garlic. "
-    "Italian cooking, olive oil, parmesan cheese, recipes for dinner.",
-    "risotto.txt": "Risotto needs arborio rice, stock, butter and parmesan cheese. "
-    "Italian cooking recipes, stir the rice slowly, dinner with wine.",
-    "football.txt": "The striker scored a goal in the final minute of the football match. "
-    "The league table, the coach, the stadium and the fans.",
-    "tennis.txt": "The tennis player won the match in straight sets at the stadium. "
-    "Serve, volley, the coach, the tournament final and the fans.",
-}
 # Dispatches a real `drop` event on the drop zone, carrying Files built from base64 bytes.
 DROP_FILES = """([files]) => {
   const transfer = new DataTransfer();
@@ -84,7 +74,7 @@ def uploaded(browser: Any, server: str, eval_pdfs: Path) -> Iterator[dict[str, A
 @pytest.fixture(scope="module")
 def topics(server: str) -> list[dict]:
     """Four short texts on two topics, so that the cluster map has clusters to label."""
-    jobs = api_ingest(server, {name: text.encode() for name, text in TOPICS.items()})
+    jobs = api_ingest(server, {name: text.encode() for name, text in TOPIC_TEXTS.items()})
     assert all(job["status"] == "done" for job in jobs), jobs
     return jobs
 

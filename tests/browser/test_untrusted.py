@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.helpers import screenshot
+from tests.browser.helpers import desktop_context, screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -65,8 +65,7 @@ def dialogs() -> list[str]:
 @pytest.fixture(scope="module")
 def hostile(browser: Any, server: str, dialogs: list[str]) -> Iterator[Any]:
     """A page that records every dialog; the payload files are uploaded through its file input."""
-    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
+    context = desktop_context(browser, server)
     page = context.new_page()
 
     def record(dialog: Any) -> None:
