@@ -1,9 +1,10 @@
 """Documents (or their passages) grouped into labelled clusters, and placed on a 2-D map.
 
-k-means over the document points (the normalised, length-weighted mean of each document's
-chunk vectors), or at ``level="chunk"`` over the chunk points, for collections of a few long
-documents; k is chosen by silhouette unless the user gives one (``search.cluster_fit``, which
-also keeps 100,000 points fast); labels are each cluster's most distinctive terms by class-based
+Ward then k-means over the document points (the normalised, length-weighted mean of each
+document's chunk vectors, joined with the words of its text: ``search.cluster_space``), or at
+``level="chunk"`` over the chunk points, for collections of a few long documents; k is chosen by
+silhouette unless the user gives one (``search.cluster_fit``, which also keeps 100,000 points
+fast); labels are each cluster's most distinctive terms by class-based
 TF-IDF (``search.cluster_labels``); the map is a PCA projection. ``search.cluster_cache`` keeps the
 results until the collection changes.
 """
@@ -17,8 +18,9 @@ from typing import Literal
 
 import numpy as np
 
-from search.cluster_fit import assign, project
+from search.cluster_fit import SEED, TextsOf, assign, project
 from search.cluster_labels import cluster_terms, document_texts, label_members
+from search.cluster_space import TEXT_PER_DOCUMENT
 from search.results import Cluster, ClusterDocument, ClusterResponse, MapPoint
 from search.store import PointRecord, VectorStore
 
@@ -34,11 +36,13 @@ def cluster_documents(
     k: int | None = None,
     *,
     level: Level = "document",
+    seed: int = SEED,
     timings: dict[str, float] | None = None,
 ) -> ClusterResponse:
     """Cluster every done document (or every chunk); ``k=None`` chooses k by silhouette.
 
-    ``timings``, when given, receives each phase's wall and CPU seconds (for the benchmark).
+    ``seed`` draws the sample a large collection is fitted on. ``timings``, when given,
+    receives each phase's wall and CPU seconds (for the benchmark).
     """
     phase = _Phases(timings)
     with phase("scroll"):
@@ -53,12 +57,14 @@ def cluster_documents(
         return ClusterResponse(
             level=level, k=0, k_chosen_by="too few documents", clusters=[], points=[]
         )
-    with phase("kmeans"):
-        assignment = assign(vectors, k)
+    fetched: dict[str, str] = {}  # document texts read for the fit, reused by the labels
+    with phase("fit"):
+        assignment = assign(vectors, k, _fit_texts(store, records, level, fetched), seed=seed)
     labels = assignment.labels
     with phase("labels"):
         for_labels = label_members(labels)
-        terms = cluster_terms(for_labels, _text_source(store, records, labels, for_labels, level))
+        text_of = _text_source(store, records, labels, for_labels, level, fetched)
+        terms = cluster_terms(for_labels, text_of)
     with phase("pca"):
         coords = project(vectors)
     with phase("response"):
@@ -94,27 +100,46 @@ def cluster_documents(
     )
 
 
+def _fit_texts(
+    store: VectorStore, records: list[PointRecord], level: Level, fetched: dict[str, str]
+) -> TextsOf:
+    """``texts_of(rows)`` for the fit: each chunk's text, or each document's chunks joined
+    (read for the fitted rows only, and kept in ``fetched``)."""
+    if level == "chunk":
+        return lambda rows: [str(records[i].payload.get("text", "")) for i in rows]
+
+    def texts_of(rows: np.ndarray) -> list[str]:
+        ids = [str(records[i].payload["doc_id"]) for i in rows]
+        fetched.update(document_texts(store, ids, TEXT_PER_DOCUMENT))
+        return [fetched.get(doc_id, "") for doc_id in ids]
+
+    return texts_of
+
+
 def _text_source(
     store: VectorStore,
     records: list[PointRecord],
     labels: np.ndarray,
     members: dict[int, np.ndarray],
     level: Level,
+    fetched: dict[str, str],
 ) -> Callable[[int, int], str]:
     """``text_of(index, budget)`` for the label: the chunk's own text, or the document's
-    chunks (fetched once per cluster, for the members that go into its label)."""
+    chunks (already read for the fit, or fetched once per cluster for the members that go
+    into its label)."""
     if level == "chunk":
         return lambda i, budget: str(records[i].payload.get("text", ""))[:budget]
-    cache: dict[str, str] = {}
-    fetched: set[int] = set()
+    done: set[int] = set()
 
     def text_of(i: int, budget: int) -> str:
+        doc_id = str(records[i].payload["doc_id"])
         cluster_id = int(labels[i])
-        if cluster_id not in fetched:
-            fetched.add(cluster_id)
+        if doc_id not in fetched and cluster_id not in done:
+            done.add(cluster_id)
             ids = [str(records[j].payload["doc_id"]) for j in members[cluster_id]]
-            cache.update(document_texts(store, ids, budget))
-        return cache.get(str(records[i].payload["doc_id"]), "")
+            missing = [d for d in ids if d not in fetched]
+            fetched.update(document_texts(store, missing, budget))
+        return fetched.get(doc_id, "")[:budget]
 
     return text_of
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sklearn.metrics import adjusted_rand_score
 
 from search.catalog import list_documents
-from search.cluster_fit import EXACT_LIMIT, assign
+from search.cluster_fit import SAMPLE_SIZE, assign
 from search.clustering import cluster_documents
 from search.store import chunk_point_id
 from web.app import create_app
@@ -206,7 +206,7 @@ def _blobs(
 
 def test_fast_path_chooses_k_on_a_sample_and_assigns_every_point() -> None:
     vectors, truth = _blobs(5_000, 5)
-    assert len(vectors) > EXACT_LIMIT  # the sampled path
+    assert len(vectors) > SAMPLE_SIZE  # the sampled path
     result = assign(vectors, None)
     assert (result.k, result.chosen_by) == (5, "silhouette")
     assert max(result.scores, key=lambda k: result.scores[k]) == 5
