@@ -16,6 +16,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from search.catalog import list_documents
 from search.cluster_fit import SAMPLE_SIZE, assign
+from search.cluster_space import joint_space
 from search.clustering import cluster_documents
 from search.store import chunk_point_id
 from web.app import create_app
@@ -230,3 +231,50 @@ def test_exact_path_on_a_small_collection() -> None:
     assert (result.k, result.chosen_by) == (6, "silhouette")
     assert adjusted_rand_score(truth, result.labels) > 0.99
     assert assign(vectors[:2], None).chosen_by == "too few documents"
+
+
+def _two_vocabularies(n: int) -> tuple[list[str], np.ndarray]:
+    """Texts from two disjoint vocabularies (with words both share), and which one each is."""
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 2, size=n)
+    words = [["ledger", "invoice", "audit", "payroll"], ["glacier", "tundra", "fjord", "moraine"]]
+    shared = ["report", "today", "people", "office", "weather"]
+    texts = [" ".join([*rng.choice(words[t], 3), *rng.choice(shared, 3)]) for t in truth.tolist()]
+    return texts, truth
+
+
+def test_words_separate_what_the_dense_vectors_cannot() -> None:
+    # Dense vectors of pure noise: only the texts tell the two groups apart.
+    texts, truth = _two_vocabularies(300)
+    noise = np.random.default_rng(3).normal(size=(300, 384)).astype(np.float32)
+    with_words = assign(noise, 2, lambda rows: [texts[i] for i in rows])
+    assert adjusted_rand_score(truth, with_words.labels) == 1.0
+    without = assign(noise, 2)
+    assert adjusted_rand_score(truth, without.labels) < 0.2
+
+
+def test_a_large_collection_reads_the_words_of_its_sample_only() -> None:
+    vectors, truth = _blobs(5_000, 3)
+    asked: list[int] = []
+
+    def texts_of(rows: np.ndarray) -> list[str]:
+        asked.extend(rows.tolist())
+        return [f"topic{truth[i]} words of topic{truth[i]} and common words" for i in rows]
+
+    result = assign(vectors, None, texts_of)
+    assert len(asked) == SAMPLE_SIZE and len(set(asked)) == SAMPLE_SIZE
+    assert result.k == 3
+    assert adjusted_rand_score(truth, result.labels) > 0.99
+    other_sample = assign(vectors, None, texts_of, seed=1)
+    assert set(asked[SAMPLE_SIZE:]) != set(asked[:SAMPLE_SIZE])  # the seed draws the sample
+    assert adjusted_rand_score(truth, other_sample.labels) > 0.99
+
+
+def test_joint_space_rows_are_unit_length_and_fall_back_to_meaning_alone() -> None:
+    texts, _ = _two_vocabularies(50)
+    vectors = np.random.default_rng(4).normal(size=(50, 8)).astype(np.float32)
+    joined = joint_space(vectors, texts)
+    assert joined.shape[0] == 50 and joined.shape[1] > 8
+    assert np.allclose(np.linalg.norm(joined, axis=1), 1.0, atol=1e-5)
+    assert joint_space(vectors[:2], texts[:2]).shape == (2, 8)  # too few texts
+    assert joint_space(vectors[:5], ["alpha", "beta", "gamma", "delta", "omega"]).shape == (5, 8)
