@@ -99,6 +99,7 @@ def run_corpus(corpus: Corpus, parts: set[str], args: argparse.Namespace, bare: 
     print(f"\n== {corpus.name}: {n} documents, {docs} indexed (sample seed {SEED}) ==")
 
     from ingest.models import SourceFile
+    from search.store import compact
     from web.services import open_services
     from web.settings import Settings
 
@@ -111,11 +112,12 @@ def run_corpus(corpus: Corpus, parts: set[str], args: argparse.Namespace, bare: 
         outcomes = list(services.pipeline.ingest_many(files))
         failed = [o for o in outcomes if o.status == "failed"]
         assert not failed, failed[:3]
+        compacted = compact(services.store)  # as `semsearch ingest` and a server start do
         chunks = sum(o.chunks for o in outcomes if o.status == "done")
         repeats = sum(o.status == "unchanged" for o in outcomes)
         print(
             f"ingested {docs} documents ({repeats} repeated texts, stored once), {chunks} chunks "
-            f"in {time.perf_counter() - started:.0f} s"
+            f"in {time.perf_counter() - started:.0f} s (compaction {compacted or 0:.1f} s of it)"
         )
         started = time.perf_counter()
         index_vectors = bare.encode([corpus.texts[i] for i in index])

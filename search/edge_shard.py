@@ -24,6 +24,18 @@ def holds_shard(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
 
+# What ``EdgeStore.compact`` builds: Edge's optimizer rewrites the appendable segment into an
+# immutable one holding int8 copies of the dense vectors beside the float16 ones, and no HNSW
+# graph (m = 0: building one held the process for 634 s at 100,000 points). At 100,000 points
+# the rewrite took 6.4-8.7 s, and a filtered dense query 5.8-6.4 ms against 13.8-17.6 exact
+# (docs/benchmarks.md, "Search latency"). The 1 KB threshold makes every compaction take all
+# that was written since the last one.
+COMPACTION = "int8, no graph"
+_INT8 = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+_NO_GRAPH = qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000_000)
+_COMPACT_ALL = qe.EdgeOptimizersConfig(indexing_threshold=1)
+
+
 def create_shard(path: Path, dimension: int) -> qe.EdgeShard:
     config = qe.EdgeConfig(
         vectors={
@@ -39,6 +51,9 @@ def create_shard(path: Path, dimension: int) -> qe.EdgeShard:
             )
         },
         sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        quantization_config=_INT8,
+        hnsw_config=_NO_GRAPH,
+        optimizers=_COMPACT_ALL,
     )
     shard = qe.EdgeShard.create(str(path), config)
     ensure_indexes(shard)

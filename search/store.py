@@ -13,6 +13,7 @@ recording which embedding model and dimension filled the collection).
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -212,6 +213,23 @@ def warm_up_in_background(store: VectorStore) -> threading.Thread | None:
     thread = threading.Thread(target=store.warm_up, name="store-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+@runtime_checkable
+class Compacts(Protocol):
+    """A store that can rewrite its recent writes into a faster form, holding the process while
+    it does (Qdrant Edge; a Qdrant server optimizes by itself, in the background)."""
+
+    def compact(self) -> bool: ...
+
+
+def compact(store: VectorStore) -> float | None:
+    """Compact the store if it can be; the seconds it took when something was rewritten."""
+    if not isinstance(store, Compacts):
+        return None
+    started = time.perf_counter()
+    rewritten = store.compact()
+    return time.perf_counter() - started if rewritten else None
 
 
 def deferred_flush(store: VectorStore) -> AbstractContextManager[None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -249,3 +250,25 @@ def test_api_key_protects_the_api(tmp_path: Path, local_provider: object) -> Non
             == 401
         )
         assert client.get("/api/health").status_code == 200
+
+
+def test_a_restart_compacts_the_uploads_before_the_first_request(
+    tmp_path: Path, local_provider: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(SEMSEARCH_DATA_DIR=tmp_path / "data")
+    query = {"q": "parmesan cheese", "mode": "dense", "group": "false"}
+    with TestClient(create_app(settings, embedder=local_provider)) as first:  # type: ignore[arg-type]
+        ingest_texts(first, TOPIC_TEXTS)
+        before = [hit["point_id"] for hit in _results(first, query)]
+    caplog.set_level(logging.INFO, logger="semsearch")
+    with TestClient(create_app(settings, embedder=local_provider)) as again:  # type: ignore[arg-type]
+        assert "compacted what was written since the last start" in caplog.text
+        assert again.app.state.services.store.compact() is False  # type: ignore[attr-defined]
+        after = [hit["point_id"] for hit in _results(again, query)]
+    assert after == before and before
+
+
+def _results(client: TestClient, params: dict[str, str]) -> list[dict]:
+    response = client.get("/api/search", params=params)
+    assert response.status_code == 200, response.text
+    return list(response.json()["results"])

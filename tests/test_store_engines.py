@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,25 @@ from search.client_store import ClientStore
 from search.edge_store import EdgeStore
 from search.errors import ModelMismatchError, StoreUnavailableError
 from search.factory import open_store
-from search.store import INDEXED_FIELDS, CollectionInfo, StoredPoint, warm_up_in_background
-from tests.test_store_contract import CHUNK_COUNT, DIM, INFO, ZEPPELIN, corpus_points, search
+from search.store import (
+    INDEXED_FIELDS,
+    CollectionInfo,
+    StoredPoint,
+    compact,
+    warm_up_in_background,
+)
+from tests.test_store_contract import (
+    CAT_MAT,
+    CAT_PURR,
+    CHUNK_COUNT,
+    DIM,
+    INFO,
+    STOCKS,
+    ZEPPELIN,
+    corpus_points,
+    search,
+    unit,
+)
 
 
 def test_edge_data_persists_after_reopen(tmp_path: Path) -> None:
@@ -103,6 +122,8 @@ def test_edge_shard_of_an_older_version_gains_the_new_indexes(tmp_path: Path) ->
             ]
         )
         assert store.count({"tags": ["x", "y"], "kind": "chunk"}) == CHUNK_COUNT
+        # Its optimizer would build an HNSW graph (minutes at scale): never compacted.
+        assert store.compact() is False
     finally:
         store.close()
     shard = qe.EdgeShard.load(str(folder))
@@ -127,3 +148,56 @@ def test_edge_warm_up_reads_every_point_in_a_thread_and_stops_when_closed(
     store.close()
     assert store.warm_up() == 0  # a closed store ends it quietly, not with an error
     assert warm_up_in_background(ClientStore(":memory:", None, "documents")) is None
+
+
+def _answers(store: EdgeStore) -> list[object]:
+    """What a user can ask of the store's chunks: searches in each mode, filters, counts."""
+    chunks = {"kind": "chunk"}
+    return [
+        search(store, "dense", dense=unit(1.0, 0.2), limit=2, where=chunks),
+        search(store, "dense", dense=unit(0, 0, 1.0), where={"doc_id": "doc-money"}),
+        search(store, "keyword", text="zeppelin harbour", where=chunks),
+        # As a set: Edge orders RRF ties differently from one call to the next.
+        sorted(search(store, "hybrid", dense=unit(0, 0, 1.0, 0.3), text="cat", where=chunks)),
+        store.count(chunks),
+        sorted(r.id for r in store.scroll(chunks)),
+    ]
+
+
+def _filler(count: int) -> list[StoredPoint]:
+    """Points that make a segment big enough to compact (Edge skips segments under 1 KB)."""
+    rng = random.Random(7)
+    return [
+        StoredPoint(
+            id=str(uuid.UUID(int=rng.getrandbits(128))),
+            dense=unit(*[rng.uniform(-1, 1) for _ in range(DIM)]),
+            payload={"kind": "filler", "doc_id": "doc-filler"},
+        )
+        for _ in range(count)
+    ]
+
+
+def test_edge_compaction_rewrites_new_writes_and_changes_no_answer(tmp_path: Path) -> None:
+    folder = tmp_path / "shard"
+    store = EdgeStore(folder)
+    store.ensure_collection(INFO)
+    store.upsert([*corpus_points(), *_filler(300)])
+    before = _answers(store)
+    assert set(before[0]) == {CAT_MAT, CAT_PURR} and before[2] == [ZEPPELIN]
+    assert compact(store) is not None  # rewritten: the seconds it took
+    assert store.compact() is False  # nothing new since
+    assert _answers(store) == before
+    # Writes after a compaction land beside the compacted segment and are found at once.
+    store.delete({"doc_id": "doc-money"})
+    assert STOCKS not in search(store, "dense", dense=unit(0, 0, 1.0))
+    store.upsert([*corpus_points(), *_filler(300)])
+    assert _answers(store) == before
+    assert store.compact() is True
+    store.close()
+    again = EdgeStore(folder)
+    try:
+        assert _answers(again) == before
+        assert again.compact() is False
+    finally:
+        again.close()
+    assert compact(ClientStore(":memory:", None, "documents")) is None  # a server optimizes itself

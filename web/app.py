@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from embeddings.base import EmbeddingProvider
-from search.store import warm_up_in_background
+from search.store import compact, warm_up_in_background
 from web.errors import API_ERROR_RESPONSES, install_error_handlers
 from web.guard import Limits, RequestGuard
 from web.login import LoginGate
@@ -31,6 +31,10 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_services(settings, embedder=embedder) as services:
             app.state.services = services
+            # Before the first request: compaction holds the process (search.edge_store).
+            seconds = compact(services.store)
+            if seconds is not None:
+                log.info("compacted what was written since the last start in %.1f s", seconds)
             warm_up_in_background(services.store)
             resumed = services.jobs.resume()
             if resumed:

@@ -27,6 +27,7 @@ from search.catalog import list_documents
 from search.clustering import LEVELS, cluster_documents
 from search.errors import SearchError
 from search.results import DocumentList
+from search.store import compact
 from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit
 from web.cli_search import search
 from web.exposure import exposure_warnings
@@ -155,6 +156,10 @@ def ingest(
         for outcome in services.pipeline.ingest_many(read, progress=report):
             outcomes.append(outcome)
             progress.advance(overall)
+        progress.update(current, description="compacting the index for faster searches")
+        seconds = compact(services.store)
+    if seconds is not None:
+        err.print(f"index compacted in {seconds:.1f} s", highlight=False)
     _summary(outcomes)
     if describe(labels):
         out.print(f"labels: {describe(labels)}", highlight=False)
