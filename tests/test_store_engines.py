@@ -20,7 +20,7 @@ from search.store import (
     compact,
     warm_up_in_background,
 )
-from tests.test_store_contract import (
+from tests.store_support import (
     CAT_MAT,
     CAT_PURR,
     CHUNK_COUNT,
