@@ -4,8 +4,8 @@ Ward then k-means over the document points (the normalised, length-weighted mean
 document's chunk vectors, joined with the words of its text: ``search.cluster_space``), or at
 ``level="chunk"`` over the chunk points, for collections of a few long documents; k is chosen by
 silhouette unless the user gives one (``search.cluster_fit``, which also keeps 100,000 points
-fast); labels are each cluster's most distinctive terms by class-based
-TF-IDF (``search.cluster_labels``); the map is a PCA projection. ``search.cluster_cache`` keeps the
+fast); labels are each cluster's most distinctive terms by class-based TF-IDF
+(``search.cluster_labels``); the map is a PCA projection. ``search.cluster_cache`` keeps the
 results until the collection changes.
 """
 
