@@ -30,14 +30,9 @@ sys.path.insert(0, str(ROOT))
 from search.cluster_cache import ClusterCache  # noqa: E402
 from search.clustering import cluster_documents  # noqa: E402
 from search.edge_store import EdgeStore  # noqa: E402
+from search.points import DocumentFields, chunk_point, document_point  # noqa: E402
 from search.revision import bump_revision, current_revision  # noqa: E402
-from search.store import (  # noqa: E402
-    CollectionInfo,
-    StoredPoint,
-    chunk_point_id,
-    deferred_flush,
-    document_point_id,
-)
+from search.store import CollectionInfo, deferred_flush  # noqa: E402
 
 DIMENSION = 384
 BATCH = 1_000
@@ -69,32 +64,24 @@ def fill(store: EdgeStore, vectors: np.ndarray, texts: list[str]) -> None:
             points = []
             for i in range(start, min(start + BATCH, len(vectors))):
                 doc_id = f"doc{i:07d}"
-                common = {"doc_id": doc_id, "filename": f"{doc_id}.txt", "title": doc_id}
+                owner = DocumentFields(doc_id, f"{doc_id}.txt", doc_id, "text/plain", stamp)
                 dense = vectors[i].tolist()
                 points.append(
-                    StoredPoint(
-                        id=document_point_id(doc_id),
-                        dense=dense,
-                        payload={
-                            **common,
-                            "kind": "document",
-                            "status": "done",
-                            "chunks": 1,
-                            "ingested_at": stamp,
-                        },
+                    document_point(
+                        owner, pages=1, chunks=1, size=len(texts[i]), dense=dense, chunking={}
                     )
                 )
                 points.append(
-                    StoredPoint(
-                        id=chunk_point_id(doc_id, 0),
+                    chunk_point(
+                        owner,
+                        index=0,
+                        text=texts[i],
+                        page=1,
+                        start=0,
+                        end=len(texts[i]),
+                        heading=None,
                         dense=dense,
-                        payload={
-                            **common,
-                            "kind": "chunk",
-                            "chunk_index": 0,
-                            "page": 1,
-                            "text": texts[i],
-                        },
+                        sparse=None,
                     )
                 )
             store.upsert(points)
@@ -138,10 +125,10 @@ def main() -> None:
             started = time.perf_counter()
             assert current_revision(store) is not None
             print(f"cache check (a revision read): {time.perf_counter() - started:.3f} s")
-            cache = ClusterCache()
-            cache.clusters(store, level=args.level)
+            cache = ClusterCache(store)
+            cache.clusters(level=args.level)
             started = time.perf_counter()
-            cached = cache.clusters(store, level=args.level)
+            cached = cache.clusters(level=args.level)
             print(f"cached call: {time.perf_counter() - started:.2f} s (cached={cached.cached})")
         finally:
             store.close()

@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -68,10 +69,12 @@ def text_windows(limit: int) -> list[str]:
 def fill_store(data_dir: Path, points: int, model_id: str) -> float:
     """Write the synthetic chunk points and the collection point; returns seconds taken."""
     from search.factory import open_store
+    from search.points import DocumentFields, chunk_point
     from search.sparse import Bm25Encoder
-    from search.store import CollectionInfo, StoredPoint, chunk_point_id
+    from search.store import CollectionInfo
 
     started = time.perf_counter()
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
     windows = text_windows(points)
     encoder = Bm25Encoder()
     sparse = [encoder.embed_document(w) for w in windows]  # reused when points > windows
@@ -93,25 +96,20 @@ def fill_store(data_dir: Path, points: int, model_id: str) -> float:
                     doc, index = divmod(n, CHUNKS_PER_DOCUMENT)
                     doc_id = f"{doc:064x}"
                     text = windows[n % len(windows)]
+                    owner = DocumentFields(
+                        doc_id, f"doc{doc}.txt", f"doc{doc}", "text/plain", stamp
+                    )
                     batch.append(
-                        StoredPoint(
-                            id=chunk_point_id(doc_id, index),
+                        chunk_point(
+                            owner,
+                            index=index,
+                            text=text,
+                            page=1,
+                            start=0,
+                            end=len(text),
+                            heading="",
                             dense=dense[offset].tolist(),
                             sparse=sparse[n % len(windows)],
-                            payload={
-                                "doc_id": doc_id,
-                                "kind": "chunk",
-                                "filename": f"doc{doc}.txt",
-                                "title": f"doc{doc}",
-                                "text": text,
-                                "page": 1,
-                                "chunk_index": index,
-                                "start": 0,
-                                "end": len(text),
-                                "heading": "",
-                                "tags": [],
-                                "meta": {},
-                            },
                         )
                     )
                 store.upsert(batch)

@@ -12,39 +12,40 @@ from __future__ import annotations
 
 import logging
 
-from ingest.loaders import MIME_TYPES
-from search.store import COLLECTION_POINT_ID, VectorStore, chunk_point_id
+from search.file_types import mime_of
+from search.points import (
+    COLLECTION_ONLY,
+    COLLECTION_POINT_ID,
+    chunk_point_id,
+    chunks_of,
+    doc_id_of,
+    document_info,
+    documents_where,
+    filter_fields_of,
+    is_backfilled,
+    lacks_filter_fields,
+    mark_backfilled,
+)
+from search.store import VectorStore
 
 log = logging.getLogger(__name__)
-
-#: The collection point's key recording that chunks have these fields.
-MARKER = "chunk_filter_fields"
-FIELDS = ("mime", "ingested_at")
 
 
 def backfill_chunk_fields(store: VectorStore) -> int:
     """Copy ``mime``/``ingested_at`` onto older chunks; returns the documents updated."""
     collection = store.retrieve([COLLECTION_POINT_ID])
-    if not collection or collection[0].payload.get(MARKER):
+    if not collection or is_backfilled(collection[0]):
         return 0
     updated = 0
-    for record in store.scroll({"kind": "document", "status": "done"}):
-        doc_id = str(record.payload.get("doc_id", ""))
+    for record in store.scroll(documents_where(status="done")):
+        doc_id = doc_id_of(record.payload)
         first = store.retrieve([chunk_point_id(doc_id, 0)])
-        if not first or all(field in first[0].payload for field in FIELDS):
+        if not first or not lacks_filter_fields(first[0]):
             continue
-        values = {
-            "mime": record.payload.get("mime") or _mime_of(str(record.payload.get("filename"))),
-            "ingested_at": record.payload.get("ingested_at"),
-        }
-        store.set_payload({"doc_id": doc_id, "kind": "chunk"}, values)
+        mime = mime_of(document_info(record).filename)
+        store.set_payload(chunks_of(doc_id), filter_fields_of(record, mime))
         updated += 1
-    store.set_payload({"kind": "collection"}, {MARKER: 1})
+    store.set_payload(COLLECTION_ONLY, mark_backfilled())
     if updated:
         log.info("gave %d older documents' passages their file type and ingestion date", updated)
     return updated
-
-
-def _mime_of(filename: str) -> str | None:
-    suffix = filename[filename.rfind(".") :].lower() if "." in filename else ""
-    return MIME_TYPES.get(suffix)

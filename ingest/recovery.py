@@ -13,10 +13,17 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from search.catalog import document_info
+from search.points import (
+    chunks_of,
+    doc_id_of,
+    document_info,
+    documents_where,
+    failed_document,
+    ingested_at_of,
+)
 from search.results import DocumentInfo
 from search.revision import bump_revision
-from search.store import PointRecord, StoredPoint, VectorStore
+from search.store import VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +39,15 @@ def recover_interrupted(store: VectorStore) -> list[DocumentInfo]:
     grace = timedelta(0) if store.engine == "edge" else SHARED_STORE_GRACE
     cutoff = (datetime.now(UTC) - grace).isoformat(timespec="seconds")
     recovered: list[DocumentInfo] = []
-    for record in store.scroll({"kind": "document", "status": "processing"}):
-        payload = record.payload
-        if str(payload.get("ingested_at", "")) > cutoff:
+    for record in store.scroll(documents_where(status="processing")):
+        if ingested_at_of(record) > cutoff:
             continue
-        doc_id = str(payload.get("doc_id", ""))
-        store.delete({"doc_id": doc_id, "kind": "chunk"})
-        failed = {**payload, "status": "failed", "error": INTERRUPTED, "chunks": 0}
-        store.upsert([StoredPoint(id=record.id, payload=failed)])
+        doc_id = doc_id_of(record.payload)
+        store.delete(chunks_of(doc_id))
+        failed = failed_document(record, INTERRUPTED)
+        store.upsert([failed])
         log.warning("%s was interrupted while being written; removed its chunks", doc_id[:12])
-        recovered.append(document_info(PointRecord(record.id, failed)))
+        recovered.append(document_info(failed))
     if recovered:
         bump_revision(store)
     return recovered

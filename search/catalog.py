@@ -1,60 +1,92 @@
-"""The list of documents, read from the store's `kind: "document"` points.
+"""The documents of a collection, read from the store's document points (``search.points``).
 
-The store is the single source of truth, so app replicas need no database of their own.
+The store is the single source of truth, so app replicas need no database of their own. The
+routes and the CLI ask a ``DocumentCatalog``; the pipeline uses the same class to find what a new
+file replaces and to delete.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
+
 from search.errors import DocumentNotFoundError
+from search.points import (
+    CHUNKS_ONLY,
+    DOCUMENTS_ONLY,
+    all_points_of,
+    document_info,
+    document_point_id,
+    documents_where,
+)
 from search.results import DocumentInfo
-from search.store import PointRecord, VectorStore, document_point_id
+from search.store import VectorStore
 
 
-def list_documents(store: VectorStore) -> list[DocumentInfo]:
-    """All documents, newest first."""
-    documents = [document_info(p) for p in store.scroll({"kind": "document"})]
-    return sorted(documents, key=lambda d: d.ingested_at or "", reverse=True)
+@dataclass(frozen=True)
+class CollectionStats:
+    """What the settings page shows about the collection."""
+
+    engine: str
+    documents: int
+    chunks: int
+    stored_bytes: int
+    pages: int
+    types: list[tuple[str, int]]
+    dimension: int | None
 
 
-def find_document(store: VectorStore, doc_id: str) -> DocumentInfo | None:
-    records = store.retrieve([document_point_id(doc_id)])
-    return document_info(records[0]) if records else None
+class DocumentCatalog:
+    """Reads (and deletes) documents of one store."""
 
+    def __init__(self, store: VectorStore) -> None:
+        self._store = store
 
-def find_by_filename(store: VectorStore, filename: str) -> list[DocumentInfo]:
-    """The documents stored under this name (normally one; more while a version replaces
-    another, or when two different files of that name came in one run)."""
-    return [document_info(p) for p in store.scroll({"kind": "document", "filename": filename})]
+    @property
+    def engine(self) -> str:
+        return self._store.engine
 
+    def documents(self) -> list[DocumentInfo]:
+        """All documents, newest first."""
+        documents = [document_info(p) for p in self._store.scroll(DOCUMENTS_ONLY)]
+        return sorted(documents, key=lambda d: d.ingested_at or "", reverse=True)
 
-def get_document(store: VectorStore, doc_id: str) -> DocumentInfo:
-    document = find_document(store, doc_id)
-    if document is None:
-        raise DocumentNotFoundError(f"no document with id {doc_id!r}")
-    return document
+    def find(self, doc_id: str) -> DocumentInfo | None:
+        records = self._store.retrieve([document_point_id(doc_id)])
+        return document_info(records[0]) if records else None
 
+    def get(self, doc_id: str) -> DocumentInfo:
+        """Raises ``DocumentNotFoundError`` for an unknown id."""
+        document = self.find(doc_id)
+        if document is None:
+            raise DocumentNotFoundError(f"no document with id {doc_id!r}")
+        return document
 
-def delete_document(store: VectorStore, doc_id: str) -> DocumentInfo:
-    """Remove the document point and every chunk of the document."""
-    document = get_document(store, doc_id)
-    store.delete({"doc_id": doc_id})
-    return document
+    def named(self, filename: str) -> list[DocumentInfo]:
+        """The documents stored under this name (normally one; more while a version replaces
+        another, or when two different files of that name came in one run)."""
+        return [document_info(p) for p in self._store.scroll(documents_where(filename=filename))]
 
+    def delete(self, doc_id: str) -> DocumentInfo:
+        """Remove the document point and every chunk of the document (not its original: the
+        pipeline, which stores originals, deletes through ``IngestPipeline.delete``)."""
+        document = self.get(doc_id)
+        self._store.delete(all_points_of(doc_id))
+        return document
 
-def document_info(record: PointRecord) -> DocumentInfo:
-    p = record.payload
-    return DocumentInfo(
-        doc_id=str(p.get("doc_id", "")),
-        filename=str(p.get("filename", "")),
-        title=str(p.get("title", "")),
-        pages=int(p.get("pages", 0)),
-        chunks=int(p.get("chunks", 0)),
-        bytes=int(p.get("bytes", 0)),
-        mime=str(p.get("mime", "")),
-        status=p.get("status", "done"),
-        error=p.get("error"),
-        ingested_at=p.get("ingested_at"),
-        tags=list(p.get("tags") or []),
-        metadata=dict(p.get("meta") or {}),
-        chunking=p.get("chunking"),
-    )
+    def count_documents(self) -> int:
+        return self._store.count(DOCUMENTS_ONLY)
+
+    def stats(self) -> CollectionStats:
+        """Counts from the document points, the single source of truth."""
+        stored = self.documents()
+        info = self._store.collection_info()
+        return CollectionStats(
+            engine=self._store.engine,
+            documents=self.count_documents(),
+            chunks=self._store.count(CHUNKS_ONLY),
+            stored_bytes=sum(d.bytes for d in stored),
+            pages=sum(d.pages for d in stored),
+            types=Counter(d.mime or "unknown" for d in stored).most_common(),
+            dimension=info.dimension if info else None,
+        )

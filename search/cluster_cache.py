@@ -22,28 +22,30 @@ _Key = tuple[Level, int | None]
 
 
 class ClusterCache:
-    """One per process (``web.services``); safe to share between request threads."""
+    """The clusters of one store, one cache per process (``web.services``); safe to share
+    between request threads."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, store: VectorStore, max_entries: int = MAX_ENTRIES) -> None:
+        self._store = store
         self._entries: OrderedDict[_Key, tuple[str | None, ClusterResponse]] = OrderedDict()
         self._lock = threading.Lock()
         self._max = max_entries
 
-    def clusters(
-        self, store: VectorStore, k: int | None = None, *, level: Level = "document"
-    ) -> ClusterResponse:
+    def clusters(self, k: int | None = None, *, level: Level = "document") -> ClusterResponse:
         """The cached response (``cached: true``) while the collection is unchanged, else a
         fresh one, which replaces it."""
         key: _Key = (level, k)
         with self._lock:
             entry = self._entries.get(key)
-        revision = current_revision(store)  # before computing: a write during it shows next time
+        revision = current_revision(
+            self._store
+        )  # before computing: a write during it shows next time
         if entry is not None and revision is not None and entry[0] == revision:
             with self._lock:
                 if key in self._entries:
                     self._entries.move_to_end(key)
             return entry[1].model_copy(update={"cached": True})
-        result = cluster_documents(store, k, level=level)
+        result = cluster_documents(self._store, k, level=level)
         with self._lock:
             # Results of an older collection can never be served again.
             for stale in [key for key, (seen, _) in self._entries.items() if seen != revision]:
@@ -52,7 +54,3 @@ class ClusterCache:
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
         return result
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()

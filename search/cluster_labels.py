@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
-from search.store import VectorStore, Where
+from search.points import chunks_of, doc_id_of, text_of
+from search.store import VectorStore
 
 TERMS_PER_CLUSTER = 6
 LABEL_ITEMS_PER_CLUSTER = 300
@@ -83,11 +84,11 @@ def document_texts(store: VectorStore, doc_ids: Sequence[str], budget: int) -> d
     sizes: dict[str, int] = defaultdict(int)
     unique = sorted(set(doc_ids))
     for start in range(0, len(unique), _IDS_PER_SCROLL):
-        where: Where = {"kind": "chunk", "doc_id": unique[start : start + _IDS_PER_SCROLL]}
+        where = chunks_of(unique[start : start + _IDS_PER_SCROLL])
         for record in store.scroll(where, batch_size=1024):
-            doc_id = str(record.payload.get("doc_id", ""))
+            doc_id = doc_id_of(record.payload)
             if sizes[doc_id] < budget:
-                text = str(record.payload.get("text", ""))
+                text = text_of(record.payload)
                 parts[doc_id].append(text)
                 sizes[doc_id] += len(text)
     return {doc_id: " ".join(chunks) for doc_id, chunks in parts.items()}

@@ -21,6 +21,8 @@ import numpy as np
 from search.cluster_fit import SEED, TextsOf, assign, project
 from search.cluster_labels import cluster_terms, document_texts, label_members
 from search.cluster_space import TEXT_PER_DOCUMENT
+from search.points import CHUNKS_ONLY, DOCUMENTS_ONLY, doc_id_of, read_point
+from search.points import text_of as stored_text
 from search.results import Cluster, ClusterDocument, ClusterResponse, MapPoint
 from search.store import PointRecord, VectorStore
 
@@ -46,11 +48,9 @@ def cluster_documents(
     """
     phase = _Phases(timings)
     with phase("scroll"):
-        kind = "chunk" if level == "chunk" else "document"
+        where = CHUNKS_ONLY if level == "chunk" else DOCUMENTS_ONLY
         records = [
-            r
-            for r in store.scroll({"kind": kind}, with_vectors=True, batch_size=SCROLL_BATCH)
-            if r.dense
+            r for r in store.scroll(where, with_vectors=True, batch_size=SCROLL_BATCH) if r.dense
         ]
         vectors = np.asarray([r.dense for r in records], dtype=np.float32)
     if not records:
@@ -106,10 +106,10 @@ def _fit_texts(
     """``texts_of(rows)`` for the fit: each chunk's text, or each document's chunks joined
     (read for the fitted rows only, and kept in ``fetched``)."""
     if level == "chunk":
-        return lambda rows: [str(records[i].payload.get("text", "")) for i in rows]
+        return lambda rows: [stored_text(records[i].payload) for i in rows]
 
     def texts_of(rows: np.ndarray) -> list[str]:
-        ids = [str(records[i].payload["doc_id"]) for i in rows]
+        ids = [doc_id_of(records[i].payload) for i in rows]
         fetched.update(document_texts(store, ids, TEXT_PER_DOCUMENT))
         return [fetched.get(doc_id, "") for doc_id in ids]
 
@@ -128,15 +128,15 @@ def _text_source(
     chunks (already read for the fit, or fetched once per cluster for the members that go
     into its label)."""
     if level == "chunk":
-        return lambda i, budget: str(records[i].payload.get("text", ""))[:budget]
+        return lambda i, budget: stored_text(records[i].payload)[:budget]
     done: set[int] = set()
 
     def text_of(i: int, budget: int) -> str:
-        doc_id = str(records[i].payload["doc_id"])
+        doc_id = doc_id_of(records[i].payload)
         cluster_id = int(labels[i])
         if doc_id not in fetched and cluster_id not in done:
             done.add(cluster_id)
-            ids = [str(records[j].payload["doc_id"]) for j in members[cluster_id]]
+            ids = [doc_id_of(records[j].payload) for j in members[cluster_id]]
             missing = [d for d in ids if d not in fetched]
             fetched.update(document_texts(store, missing, budget))
         return fetched.get(doc_id, "")[:budget]
@@ -145,33 +145,29 @@ def _text_source(
 
 
 def _central_item(record: PointRecord, level: Level) -> ClusterDocument:
-    p = record.payload
-    item = ClusterDocument(
-        doc_id=str(p.get("doc_id", "")),
-        filename=str(p.get("filename", "")),
-        title=str(p.get("title", "")),
-    )
+    p = read_point(record.payload)
+    item = ClusterDocument(doc_id=p.doc_id, filename=p.filename, title=p.title)
     if level == "chunk":
-        item.page = int(p.get("page", 0) or 0)
-        item.chunk_index = int(p.get("chunk_index", 0) or 0)
-        item.snippet = " ".join(str(p.get("text", "")).split())[:SNIPPET_CHARS]
+        item.page = p.page
+        item.chunk_index = p.chunk_index
+        item.snippet = " ".join(p.text.split())[:SNIPPET_CHARS]
     return item
 
 
 def _map_point(record: PointRecord, x: float, y: float, cluster: int, level: Level) -> MapPoint:
-    p = record.payload
     # model_construct: the fields are built right here; validating 100,000 of them cost seconds.
     if level == "chunk":
+        p = read_point(record.payload)
         return MapPoint.model_construct(
-            doc_id=str(p.get("doc_id", "")),
+            doc_id=p.doc_id,
             x=float(x),
             y=float(y),
             cluster=cluster,
-            page=int(p.get("page", 0) or 0),
-            chunk_index=int(p.get("chunk_index", 0) or 0),
+            page=p.page,
+            chunk_index=p.chunk_index,
         )
     return MapPoint.model_construct(
-        doc_id=str(p.get("doc_id", "")), x=float(x), y=float(y), cluster=cluster
+        doc_id=doc_id_of(record.payload), x=float(x), y=float(y), cluster=cluster
     )
 
 

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import uuid
 
-from search.store import COLLECTION_POINT_ID, StoredPoint, VectorStore
+from search.points import COLLECTION_POINT_ID, revision_of, with_revision
+from search.store import VectorStore
 
 
 def current_revision(store: VectorStore) -> str | None:
     """The revision token; None for a new collection, or one last written by an older version."""
     records = store.retrieve([COLLECTION_POINT_ID])
-    if not records:
-        return None
-    revision = records[0].payload.get("revision")
-    return str(revision) if revision is not None else None
+    return revision_of(records[0]) if records else None
 
 
 def bump_revision(store: VectorStore) -> None:
@@ -27,5 +25,4 @@ def bump_revision(store: VectorStore) -> None:
     records = store.retrieve([COLLECTION_POINT_ID])
     if not records:  # no collection yet: nothing was written
         return
-    payload = {**records[0].payload, "revision": uuid.uuid4().hex}
-    store.upsert([StoredPoint(id=COLLECTION_POINT_ID, payload=payload)])
+    store.upsert([with_revision(records[0], uuid.uuid4().hex)])

@@ -14,11 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sklearn.metrics import adjusted_rand_score
 
-from search.catalog import list_documents
 from search.cluster_fit import SAMPLE_SIZE, assign
 from search.cluster_space import joint_space
 from search.clustering import cluster_documents
-from search.store import chunk_point_id
+from search.points import chunk_point_id
 from web.app import create_app
 from web.services import Services, open_services
 from web.settings import Settings
@@ -136,21 +135,21 @@ def test_cache_serves_until_an_ingest_or_a_delete(
     services: Services, corpus: dict[str, str]
 ) -> None:
     cache = services.clusters
-    first = cache.clusters(services.store)
-    second = cache.clusters(services.store)
+    first = cache.clusters()
+    second = cache.clusters()
     assert (first.cached, second.cached) == (False, True)
     assert second.model_dump(exclude={"cached"}) == first.model_dump(exclude={"cached"})
-    assert cache.clusters(services.store, 2).cached is False  # another key
-    assert cache.clusters(services.store, level="chunk").cached is False
+    assert cache.clusters(2).cached is False  # another key
+    assert cache.clusters(level="chunk").cached is False
 
     (new_id,) = _ingest(services, {"moon.txt": ASTRONOMY["comet.txt"] + " The moon."}).values()
-    after_ingest = cache.clusters(services.store)
+    after_ingest = cache.clusters()
     assert after_ingest.cached is False
     assert new_id in {p.doc_id for p in after_ingest.points}
-    assert cache.clusters(services.store).cached is True
+    assert cache.clusters().cached is True
 
     services.pipeline.delete(corpus["bread.txt"])
-    after_delete = cache.clusters(services.store)
+    after_delete = cache.clusters()
     assert after_delete.cached is False
     assert corpus["bread.txt"] not in {p.doc_id for p in after_delete.points}
 
@@ -160,14 +159,14 @@ def test_cache_sees_a_delete_offset_by_an_ingest(
 ) -> None:
     """Same number of points before and after: the newer ``ingested_at`` gives it away."""
     cache = services.clusters
-    cache.clusters(services.store)
+    cache.clusters()
     total = services.store.count()
     services.pipeline.delete(corpus["pasta.txt"])
     _ingest(services, {"pasta2.txt": COOKING["pasta.txt"] + " Serve it hot."})
     assert services.store.count() == total  # one chunk each: the counts alone cannot tell
-    result = cache.clusters(services.store)
+    result = cache.clusters()
     assert result.cached is False
-    names = {d.filename for d in list_documents(services.store)}
+    names = {d.filename for d in services.catalog.documents()}
     assert "pasta2.txt" in names and "pasta.txt" not in names
 
 

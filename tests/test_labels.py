@@ -15,10 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
-from ingest.errors import InvalidLabelsError
 from ingest.jobs import JobInfo
-from ingest.labels import MAX_TAGS, build_labels, parse_metadata, parse_tags
-from ingest.models import Labels
+from search.errors import InvalidLabelsError
+from search.labels import MAX_TAGS, Labels, build_labels, parse_metadata, parse_tags
 from search.results import DocumentInfo
 from tests.apphelpers import assert_error_shape, wait_for_job
 from web.app import create_app

@@ -21,7 +21,7 @@ from pypdf import PdfWriter
 
 from ingest.chunking import ChunkingSettings
 from ingest.preview import preview_file
-from search.store import chunk_point_id
+from search.points import chunk_point_id
 from tests.apphelpers import TRACEMONKEY, assert_error_shape, ingest, wait_for_job
 from tests.processes import SEMSEARCH, child_env
 from web.app import create_app

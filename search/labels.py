@@ -1,5 +1,8 @@
 """Checked ``Labels`` from what users type: upload form fields, API fields, CLI options, filters.
 
+Part of the filter vocabulary, which lives in ``search/`` so that the query side needs nothing
+of ingestion; ingestion imports it to check an upload's labels.
+
 One module, so that an upload and a search normalise tags the same way: a filter typed as
 ``Finance`` finds documents uploaded with ``finance``. The rules:
 
@@ -22,9 +25,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
-from ingest.errors import InvalidLabelsError
-from ingest.models import Labels
+from search.errors import InvalidLabelsError
+from search.points import label_fields
 
 MAX_TAGS = 20
 MAX_TAG_CHARS = 50
@@ -32,6 +36,23 @@ MAX_METADATA_KEYS = 20
 MAX_KEY_CHARS = 40
 MAX_VALUE_CHARS = 200
 _KEY = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_KEY_CHARS}}}")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What a user attaches to an upload, or asks a search to filter on: tags and free key/value
+    metadata, checked by ``build_labels``.
+
+    They are stored on every chunk and on the document point (``search.points``), so a search
+    can filter on them without a join.
+    """
+
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, object]:
+        """The payload fields they become on every point of the document."""
+        return label_fields(self.tags, self.metadata)
 
 
 def build_labels(
