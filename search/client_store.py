@@ -21,35 +21,46 @@ import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from search.errors import ModelMismatchError, SearchError, StoreUnavailableError
+from search.errors import SearchError, StoreUnavailableError
+from search.query_plan import (
+    Dialect,
+    Filter,
+    Nearest,
+    PlannedStore,
+    QueryPlan,
+    payload_indexes,
+    point_record,
+    wanted_vectors,
+)
 from search.store import (
-    COLLECTION_POINT_ID,
-    DATETIME_FIELDS,
     DENSE_VECTOR,
-    INDEXED_FIELDS,
     RRF_K,
     SPARSE_VECTOR,
     CollectionInfo,
-    DateRange,
     PointRecord,
     ScoredHit,
-    SearchMode,
-    SparseVector,
     StoredPoint,
     Where,
-    any_of,
 )
 
 MEMORY_URL = ":memory:"
-# Prefetches fetch at least this many candidates, so that fused pages stay consistent while
-# paging (the prefetch limit also grows with limit + offset, as Qdrant requires).
-PREFETCH_FLOOR = 100
-_INDEXES = [(f, models.PayloadSchemaType.KEYWORD) for f in INDEXED_FIELDS] + [
-    (f, models.PayloadSchemaType.DATETIME) for f in DATETIME_FIELDS
-]
+_INDEXES = payload_indexes(models.PayloadSchemaType.KEYWORD, models.PayloadSchemaType.DATETIME)
+_RRF = models.RrfQuery(rrf=models.Rrf(k=RRF_K))
+# qdrant-client's own types for the shared filters and vectors.
+_CLIENT: Dialect[models.Condition, models.Filter, models.SparseVector] = Dialect(
+    match=lambda key, value: models.FieldCondition(key=key, match=models.MatchValue(value=value)),
+    match_any=lambda key, values: models.FieldCondition(key=key, match=models.MatchAny(any=values)),
+    # The model parses the ISO strings into datetimes (it is typed with datetime fields).
+    in_range=lambda key, gte, lt: models.FieldCondition(
+        key=key, range=models.DatetimeRange.model_validate({"gte": gte, "lt": lt})
+    ),
+    has_id=lambda point_id: models.HasIdCondition(has_id=[point_id]),
+    filter=lambda must, must_not: models.Filter(must=must, must_not=must_not),
+    sparse_vector=lambda indices, values: models.SparseVector(indices=indices, values=values),
+)
 
 
-class ClientStore:
+class ClientStore(PlannedStore):
     """``VectorStore`` on one collection of a Qdrant server, through qdrant-client."""
 
     engine = "server"
@@ -82,18 +93,7 @@ class ClientStore:
                 self._create(info.dimension)
             else:
                 self._ensure_indexes()
-            stored = self.collection_info()
-            if stored is None:
-                self._write_info(info)
-            elif stored != info:
-                raise ModelMismatchError(self._mismatch_message(stored, info))
-
-    def collection_info(self) -> CollectionInfo | None:
-        records = self.retrieve([COLLECTION_POINT_ID])
-        if not records:
-            return None
-        payload = records[0].payload
-        return CollectionInfo(model=str(payload["model"]), dimension=int(payload["dimension"]))
+            self._record_collection(info)
 
     def close(self) -> None:
         """Close the client's connections. Safe to call twice."""
@@ -107,7 +107,7 @@ class ClientStore:
     def upsert(self, points: Sequence[StoredPoint]) -> None:
         if not points:
             return
-        structs = [_to_struct(p) for p in points]
+        structs = [_struct(p) for p in points]
         with self._call():
             if not self._collection_exists():
                 raise SearchError(
@@ -118,7 +118,7 @@ class ClientStore:
     def delete(self, where: Where) -> None:
         if not where:
             raise ValueError("delete needs a filter; refusing to delete every point")
-        selector = models.FilterSelector(filter=_filter(where))
+        selector = models.FilterSelector(filter=_CLIENT.translate(Filter.of(where)))
         with self._call():
             if self._collection_exists():
                 self._client.delete(self._collection, points_selector=selector, wait=True)
@@ -126,7 +126,7 @@ class ClientStore:
     def set_payload(self, where: Where, payload: Mapping[str, Any]) -> None:
         if not where:
             raise ValueError("set_payload needs a filter")
-        selector = models.FilterSelector(filter=_filter(where))
+        selector = models.FilterSelector(filter=_CLIENT.translate(Filter.of(where)))
         with self._call():
             if self._collection_exists():
                 self._client.set_payload(
@@ -134,68 +134,6 @@ class ClientStore:
                 )
 
     # -- reads -------------------------------------------------------------------------------
-
-    def query(
-        self,
-        *,
-        mode: SearchMode,
-        dense: list[float] | None,
-        sparse: SparseVector | None,
-        limit: int,
-        offset: int = 0,
-        where: Where | None = None,
-    ) -> list[ScoredHit]:
-        condition = _filter(where) if where else None
-        prefetch_limit = max(limit + offset, PREFETCH_FLOOR)
-        arguments: dict[str, Any]
-        if mode == "dense":
-            arguments = {"query": _need(dense, mode, "dense"), "using": DENSE_VECTOR}
-        elif mode == "keyword":
-            keywords = _need(sparse, mode, "sparse")
-            if not keywords.indices:  # only stopwords: nothing can match
-                return []
-            arguments = {"query": _client_sparse(keywords), "using": SPARSE_VECTOR}
-        elif mode == "hybrid":
-            prefetch = [
-                models.Prefetch(
-                    query=_need(dense, mode, "dense"),
-                    using=DENSE_VECTOR,
-                    limit=prefetch_limit,
-                    filter=condition,
-                )
-            ]
-            keywords = _need(sparse, mode, "sparse")
-            if keywords.indices:
-                prefetch.append(
-                    models.Prefetch(
-                        query=_client_sparse(keywords),
-                        using=SPARSE_VECTOR,
-                        limit=prefetch_limit,
-                        filter=condition,
-                    )
-                )
-            arguments = {"prefetch": prefetch, "query": models.RrfQuery(rrf=models.Rrf(k=RRF_K))}
-        else:
-            raise ValueError(f"unknown search mode {mode!r}")
-        return self._query(condition=condition, limit=limit, offset=offset, **arguments)
-
-    def recommend(
-        self, point_id: str, *, limit: int, where: Where | None = None
-    ) -> list[ScoredHit]:
-        """Nearest to the point's stored dense vector; [] when the point is missing or has none.
-
-        Done as retrieve + nearest (not a recommend query) so both engines score it the same way.
-        """
-        records = self.retrieve([point_id], with_vectors=True)
-        if not records or records[0].dense is None:
-            return []
-        must: list[models.Condition] = list(_conditions(where)) if where else []
-        condition = models.Filter(
-            must=must or None, must_not=[models.HasIdCondition(has_id=[point_id])]
-        )
-        return self._query(
-            condition=condition, limit=limit, offset=0, query=records[0].dense, using=DENSE_VECTOR
-        )
 
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[PointRecord]:
         if not ids:
@@ -207,14 +145,14 @@ class ClientStore:
                 self._collection,
                 ids=list(ids),
                 with_payload=True,
-                with_vectors=_with_vectors(with_vectors),
+                with_vectors=wanted_vectors(with_vectors),
             )
-        return [_record(r) for r in records]
+        return [point_record(r.id, r.payload, r.vector) for r in records]
 
     def scroll(
         self, where: Where | None = None, *, with_vectors: bool = False, batch_size: int = 256
     ) -> Iterator[PointRecord]:
-        condition = _filter(where) if where else None
+        condition = _CLIENT.translate_where(where)
         offset: models.ExtendedPointId | None = None
         while True:
             with self._call():
@@ -226,15 +164,15 @@ class ClientStore:
                     limit=batch_size,
                     offset=offset,
                     with_payload=True,
-                    with_vectors=_with_vectors(with_vectors),
+                    with_vectors=wanted_vectors(with_vectors),
                 )
             for record in records:
-                yield _record(record)
+                yield point_record(record.id, record.payload, record.vector)
             if offset is None:
                 return
 
     def count(self, where: Where | None = None) -> int:
-        condition = _filter(where) if where else None
+        condition = _CLIENT.translate_where(where)
         with self._call():
             if not self._collection_exists():
                 return 0
@@ -242,17 +180,25 @@ class ClientStore:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _query(
-        self, *, condition: models.Filter | None, limit: int, offset: int, **arguments: Any
-    ) -> list[ScoredHit]:
+    def _search(self, plan: QueryPlan) -> list[ScoredHit]:
+        condition = _CLIENT.translate_optional(plan.filter)
+        if plan.fused:
+            prefetch = [
+                models.Prefetch(**_nearest(leg), limit=plan.prefetch_limit, filter=condition)
+                for leg in plan.legs
+            ]
+            arguments: dict[str, Any] = {"prefetch": prefetch, "query": _RRF}
+        else:
+            (leg,) = plan.legs
+            arguments = _nearest(leg)
         with self._call():
             if not self._collection_exists():
                 return []
             response = self._client.query_points(
                 self._collection,
                 query_filter=condition,
-                limit=limit,
-                offset=offset,
+                limit=plan.limit,
+                offset=plan.offset,
                 with_payload=True,
                 **arguments,
             )
@@ -289,18 +235,14 @@ class ClientStore:
         """Index the fields a collection made by an older version lacks (``tags``,
         ``filename``, ``mime``...): filters work without them, only slower on a large one."""
         existing = set(self._client.get_collection(self._collection).payload_schema or {})
-        self._create_indexes([(f, kind) for f, kind in _INDEXES if f not in existing])
+        self._create_indexes([(f, schema) for f, schema in _INDEXES if f not in existing])
 
     def _create_indexes(self, fields: Sequence[tuple[str, models.PayloadSchemaType]]) -> None:
         with warnings.catch_warnings():
             # Local mode warns that payload indexes have no effect there; a server uses them.
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
-            for field, kind in fields:
-                self._client.create_payload_index(self._collection, field, kind, wait=True)
-
-    def _write_info(self, info: CollectionInfo) -> None:
-        payload = {"kind": "collection", "model": info.model, "dimension": info.dimension}
-        self.upsert([StoredPoint(id=COLLECTION_POINT_ID, payload=payload)])
+            for field, schema in fields:
+                self._client.create_payload_index(self._collection, field, schema, wait=True)
 
     @contextlib.contextmanager
     def _call(self) -> Iterator[None]:
@@ -335,56 +277,10 @@ class ClientStore:
         )
 
 
-def _need(value: Any, mode: str, what: str) -> Any:
-    if value is None:
-        raise ValueError(f"a {mode} query needs a {what} vector")
-    return value
+def _nearest(leg: Nearest) -> dict[str, Any]:
+    """The ``query`` and ``using`` arguments of a query or prefetch."""
+    return {"query": _CLIENT.vector(leg.vector), "using": leg.using}
 
 
-def _conditions(where: Where) -> Iterator[models.FieldCondition]:
-    """One condition per entry (see ``search.store.Where``); dotted keys are nested paths."""
-    for key, value in where.items():
-        if isinstance(value, DateRange):
-            yield models.FieldCondition(key=key, range=_datetime_range(value))
-            continue
-        values = any_of(key, value)
-        if values is not None:
-            yield models.FieldCondition(key=key, match=models.MatchAny(any=values))
-        else:
-            assert isinstance(value, str | int | bool)
-            yield models.FieldCondition(key=key, match=models.MatchValue(value=value))
-
-
-def _datetime_range(value: DateRange) -> models.DatetimeRange:
-    # The model parses the ISO strings into datetimes (it is typed with datetime fields).
-    return models.DatetimeRange.model_validate({"gte": value.gte, "lt": value.lt})
-
-
-def _filter(where: Where) -> models.Filter:
-    return models.Filter(must=list(_conditions(where)))
-
-
-def _client_sparse(vector: SparseVector) -> models.SparseVector:
-    return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
-
-
-def _to_struct(point: StoredPoint) -> models.PointStruct:
-    vectors: dict[str, Any] = {}
-    if point.dense is not None:
-        vectors[DENSE_VECTOR] = list(point.dense)
-    if point.sparse is not None:
-        vectors[SPARSE_VECTOR] = _client_sparse(point.sparse)
-    return models.PointStruct(id=point.id, vector=vectors, payload=point.payload)
-
-
-def _with_vectors(with_vectors: bool) -> bool | list[str]:
-    return [DENSE_VECTOR] if with_vectors else False
-
-
-def _record(record: models.Record) -> PointRecord:
-    dense: list[float] | None = None
-    if isinstance(record.vector, dict):
-        value = record.vector.get(DENSE_VECTOR)
-        if isinstance(value, list):
-            dense = [float(x) for x in value if isinstance(x, float | int)]
-    return PointRecord(id=str(record.id), payload=dict(record.payload or {}), dense=dense)
+def _struct(point: StoredPoint) -> models.PointStruct:
+    return models.PointStruct(id=point.id, vector=_CLIENT.vectors(point), payload=point.payload)

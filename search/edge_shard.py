@@ -10,13 +10,8 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
-from search.store import (
-    DATETIME_FIELDS,
-    DENSE_VECTOR,
-    INDEXED_FIELDS,
-    SPARSE_VECTOR,
-    CollectionInfo,
-)
+from search.query_plan import payload_indexes
+from search.store import DENSE_VECTOR, SPARSE_VECTOR, CollectionInfo
 
 
 def holds_shard(path: Path) -> bool:
@@ -64,12 +59,10 @@ def ensure_indexes(shard: qe.EdgeShard) -> None:
     """Create the payload indexes the shard lacks: all of them on a new shard, and on a shard
     made by an older version the fields added since (``tags``, ``filename``, ``mime``...)."""
     existing = set(shard.info().payload_schema)
-    wanted = [(f, qe.PayloadSchemaType.Keyword) for f in INDEXED_FIELDS] + [
-        (f, qe.PayloadSchemaType.Datetime) for f in DATETIME_FIELDS
-    ]
-    missing = [(field, kind) for field, kind in wanted if field not in existing]
-    for field, kind in missing:
-        shard.update(qe.UpdateOperation.create_field_index(field, kind))
+    wanted = payload_indexes(qe.PayloadSchemaType.Keyword, qe.PayloadSchemaType.Datetime)
+    missing = [(field, schema) for field, schema in wanted if field not in existing]
+    for field, schema in missing:
+        shard.update(qe.UpdateOperation.create_field_index(field, schema))
     if missing:
         shard.flush()
 

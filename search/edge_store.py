@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import qdrant_edge as qe
 
@@ -32,41 +32,18 @@ from search.edge_shard import (
     locked_message,
     mismatch_message,
 )
-from search.edge_types import (
-    edge_conditions,
-    edge_filter,
-    edge_sparse,
-    to_edge_point,
-    to_record,
-    with_vector,
-)
-from search.errors import ModelMismatchError, SearchError, StoreUnavailableError
-from search.store import (
-    COLLECTION_POINT_ID,
-    DENSE_VECTOR,
-    RRF_K,
-    SPARSE_VECTOR,
-    CollectionInfo,
-    PointRecord,
-    ScoredHit,
-    SearchMode,
-    SparseVector,
-    StoredPoint,
-    Where,
-)
+from search.edge_types import EDGE, edge_request, to_edge_point, to_record
+from search.errors import SearchError, StoreUnavailableError
+from search.points import compaction_of
+from search.query_plan import Filter, PlannedStore, QueryPlan, wanted_vectors
+from search.store import CollectionInfo, PointRecord, ScoredHit, StoredPoint, Where
 
-# Prefetches fetch at least this many candidates, so that fused pages stay consistent while
-# paging (the prefetch limit also grows with limit + offset, as Qdrant requires).
-PREFETCH_FLOOR = 100
 WARM_UP_PAGE = 2048
 
 _T = TypeVar("_T")
 
-# The stub types Fusion.Rrf as a class nested in Fusion rather than a Fusion, hence the cast.
-_RRF = cast(qe.Fusion, qe.Fusion.Rrf(k=RRF_K))
 
-
-class EdgeStore:
+class EdgeStore(PlannedStore):
     """``VectorStore`` on a Qdrant Edge shard. Every shard call holds one re-entrant lock: the
     web app calls the store from request handlers and from the ingestion thread at once."""
 
@@ -94,18 +71,7 @@ class EdgeStore:
                     self._shard = self._open(lambda: create_shard(self._path, info.dimension))
                     created = True
             ensure_indexes(self._shard)
-            stored = self.collection_info()
-            if stored is None:
-                self._write_info(info, COMPACTION if created else None)
-            elif stored != info:
-                raise ModelMismatchError(mismatch_message(self._path, stored, info))
-
-    def collection_info(self) -> CollectionInfo | None:
-        records = self.retrieve([COLLECTION_POINT_ID])
-        if not records:
-            return None
-        payload = records[0].payload
-        return CollectionInfo(model=str(payload["model"]), dimension=int(payload["dimension"]))
+            self._record_collection(info, COMPACTION if created else None)
 
     def compact(self) -> bool:
         """Rewrite what was written since the last compaction into an immutable segment with
@@ -119,8 +85,8 @@ class EdgeStore:
         alone: their optimizer would build an HNSW graph, which takes minutes."""
         with self._lock:
             self._check_open()
-            records = self.retrieve([COLLECTION_POINT_ID]) if self._shard else []
-            if not records or records[0].payload.get("compaction") != COMPACTION:
+            record = self._collection_point() if self._shard else None
+            if record is None or compaction_of(record) != COMPACTION:
                 return False
             return bool(self._require_shard().optimize())
 
@@ -149,7 +115,7 @@ class EdgeStore:
     def delete(self, where: Where) -> None:
         if not where:
             raise ValueError("delete needs a filter; refusing to delete every point")
-        condition = edge_filter(where)
+        condition = EDGE.translate(Filter.of(where))
         with self._lock:
             self._check_open()
             if self._shard is None:
@@ -160,7 +126,9 @@ class EdgeStore:
     def set_payload(self, where: Where, payload: Mapping[str, Any]) -> None:
         if not where:
             raise ValueError("set_payload needs a filter")
-        operation = qe.UpdateOperation.set_payload_by_filter(edge_filter(where), dict(payload))
+        operation = qe.UpdateOperation.set_payload_by_filter(
+            EDGE.translate(Filter.of(where)), dict(payload)
+        )
         with self._lock:
             shard = self._require_shard()
             shard.update(operation)
@@ -189,82 +157,6 @@ class EdgeStore:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def query(
-        self,
-        *,
-        mode: SearchMode,
-        dense: list[float] | None,
-        sparse: SparseVector | None,
-        limit: int,
-        offset: int = 0,
-        where: Where | None = None,
-    ) -> list[ScoredHit]:
-        condition = edge_filter(where) if where else None
-        prefetch_limit = max(limit + offset, PREFETCH_FLOOR)
-        if mode == "dense":
-            request = qe.QueryRequest(
-                limit=limit,
-                offset=offset,
-                query=qe.Query.Nearest(_need(dense, mode, "dense"), using=DENSE_VECTOR),
-                filter=condition,
-                with_payload=False,
-            )
-        elif mode == "keyword":
-            keywords = _need(sparse, mode, "sparse")
-            if not keywords.indices:  # only stopwords: nothing can match
-                return []
-            request = qe.QueryRequest(
-                limit=limit,
-                offset=offset,
-                query=qe.Query.Nearest(edge_sparse(keywords), using=SPARSE_VECTOR),
-                filter=condition,
-                with_payload=False,
-            )
-        elif mode == "hybrid":
-            prefetches = [
-                qe.Prefetch(
-                    limit=prefetch_limit,
-                    query=qe.Query.Nearest(_need(dense, mode, "dense"), using=DENSE_VECTOR),
-                    filter=condition,
-                )
-            ]
-            keywords = _need(sparse, mode, "sparse")
-            if keywords.indices:
-                prefetches.append(
-                    qe.Prefetch(
-                        limit=prefetch_limit,
-                        query=qe.Query.Nearest(edge_sparse(keywords), using=SPARSE_VECTOR),
-                        filter=condition,
-                    )
-                )
-            request = qe.QueryRequest(
-                limit=limit,
-                offset=offset,
-                prefetches=prefetches,
-                query=_RRF,
-                filter=condition,
-                with_payload=False,
-            )
-        else:
-            raise ValueError(f"unknown search mode {mode!r}")
-        return self._query(request)
-
-    def recommend(
-        self, point_id: str, *, limit: int, where: Where | None = None
-    ) -> list[ScoredHit]:
-        """Nearest to the point's stored dense vector; [] when the point is missing or has none."""
-        records = self.retrieve([point_id], with_vectors=True)
-        if not records or records[0].dense is None:
-            return []
-        must: list[qe.ConditionType] = list(edge_conditions(where)) if where else []
-        request = qe.QueryRequest(
-            limit=limit,
-            query=qe.Query.Nearest(records[0].dense, using=DENSE_VECTOR),
-            filter=qe.Filter(must=must or None, must_not=[qe.HasIdCondition({point_id})]),
-            with_payload=False,
-        )
-        return self._query(request)
-
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[PointRecord]:
         if not ids:
             return []
@@ -272,7 +164,7 @@ class EdgeStore:
             self._check_open()
             if self._shard is None:
                 return []
-            records = self._shard.retrieve(list(ids), True, with_vector(with_vectors))
+            records = self._shard.retrieve(list(ids), True, wanted_vectors(with_vectors))
         return [to_record(r) for r in records]
 
     def scroll(
@@ -284,7 +176,7 @@ class EdgeStore:
         (1.65 s against 0.14 + 0.11 s for 20,000 points), so a page is scrolled without payloads
         and its payloads retrieved by id, under one lock hold.
         """
-        condition = edge_filter(where) if where else None
+        condition = EDGE.translate_where(where)
         offset: qe.PointId | None = None
         while True:
             request = qe.ScrollRequest(
@@ -292,7 +184,7 @@ class EdgeStore:
                 limit=batch_size,
                 filter=condition,
                 with_payload=not with_vectors,
-                with_vector=with_vector(with_vectors),
+                with_vector=wanted_vectors(with_vectors),
             )
             with self._lock:
                 self._check_open()
@@ -327,7 +219,7 @@ class EdgeStore:
                 return read
 
     def count(self, where: Where | None = None) -> int:
-        request = qe.CountRequest(exact=True, filter=edge_filter(where) if where else None)
+        request = qe.CountRequest(exact=True, filter=EDGE.translate_where(where))
         with self._lock:
             self._check_open()
             if self._shard is None:
@@ -336,22 +228,23 @@ class EdgeStore:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _query(self, request: qe.QueryRequest) -> list[ScoredHit]:
-        """Run a query built without payloads, then fetch the hits' payloads by id.
+    def _search(self, plan: QueryPlan) -> list[ScoredHit]:
+        """Run the plan without payloads, then fetch the hits' payloads by id.
 
         Edge 0.9.0 spends about 0.4 ms per hit reading payloads inside a filtered query (35 of
         47 ms for 80 hits out of 100,000 points) against 0.05 ms per point in ``retrieve``;
         both calls run under one lock hold, so no write falls between them.
         """
+        request = edge_request(plan)
         with self._lock:
             self._check_open()
             if self._shard is None:
                 return []
-            points = self._shard.query(request)
-            payloads = self._payloads_of(points)
+            hits = self._shard.query(request)
+            payloads = self._payloads_of(hits)
         return [
             ScoredHit(id=str(p.id), score=p.score, payload=dict(payloads.get(p.id) or {}))
-            for p in points
+            for p in hits
         ]
 
     def _payloads_of(self, points: Sequence[qe.Record | qe.ScoredPoint]) -> dict[Any, Any]:
@@ -360,15 +253,8 @@ class EdgeStore:
         ids = [p.id for p in points]
         return {r.id: r.payload for r in shard.retrieve(ids, True, False)} if ids else {}
 
-    def _write_info(self, info: CollectionInfo, compaction: str | None = None) -> None:
-        payload: dict[str, Any] = {
-            "kind": "collection",
-            "model": info.model,
-            "dimension": info.dimension,
-        }
-        if compaction:
-            payload["compaction"] = compaction
-        self.upsert([StoredPoint(id=COLLECTION_POINT_ID, payload=payload)])
+    def _mismatch_message(self, stored: CollectionInfo, configured: CollectionInfo) -> str:
+        return mismatch_message(self._path, stored, configured)
 
     def _open(self, opener: Callable[[], _T]) -> _T:
         """Run Edge's open or create, turning its lock error into one a user can act on."""
@@ -390,9 +276,3 @@ class EdgeStore:
                 f"no collection at {self._path} yet: call ensure_collection before writing"
             )
         return self._shard
-
-
-def _need(value: _T | None, mode: str, what: str) -> _T:
-    if value is None:
-        raise ValueError(f"a {mode} query needs a {what} vector")
-    return value

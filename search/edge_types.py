@@ -1,82 +1,82 @@
-"""Translating the store contract's values to Qdrant Edge's types and back.
+"""Translating the shared plans and values (``search.query_plan``) to Qdrant Edge's types and back.
 
-Kept apart from ``search.edge_store`` (the engine's lifecycle, locking and queries) because
-these are pure functions of values.
+Kept apart from ``search.edge_store`` (the engine's lifecycle, locking and calls) because these
+are pure functions of values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, cast
 
 import qdrant_edge as qe
 
-from search.store import (
-    DENSE_VECTOR,
-    SPARSE_VECTOR,
-    DateRange,
-    PointRecord,
-    SparseVector,
-    StoredPoint,
-    Where,
-    any_of,
+from search.query_plan import Dialect, Nearest, QueryPlan, point_record
+from search.store import RRF_K, PointRecord, StoredPoint
+
+# The stub types Fusion.Rrf as a class nested in Fusion rather than a Fusion, hence the cast.
+_RRF = cast(qe.Fusion, qe.Fusion.Rrf(k=RRF_K))
+
+
+def _match(key: str, value: str | int | bool) -> qe.ConditionType:
+    if isinstance(value, bool):
+        raise ValueError(
+            f"filter on {key!r}: Qdrant Edge 0.9.0 cannot match boolean values "
+            "(MatchValue(True) becomes the integer 1); store the flag as a string or int"
+        )
+    return qe.FieldCondition(key=key, match=qe.MatchValue(value))
+
+
+# Edge's own types for the shared filters and vectors; booleans are refused (``_match``).
+EDGE: Dialect[qe.ConditionType, qe.Filter, qe.NamedVector] = Dialect(
+    match=_match,
+    match_any=lambda key, values: qe.FieldCondition(key=key, match=qe.MatchAny(values)),
+    in_range=lambda key, gte, lt: qe.FieldCondition(
+        key=key, range=qe.RangeDateTime(gte=gte, lt=lt)
+    ),
+    has_id=lambda point_id: qe.HasIdCondition({point_id}),
+    filter=lambda must, must_not: qe.Filter(must=must, must_not=must_not),
+    sparse_vector=qe.SparseVector,
 )
 
 
-def edge_conditions(where: Where) -> Iterator[qe.FieldCondition]:
-    """One condition per entry (see ``search.store.Where``); dotted keys are nested paths."""
-    for key, value in where.items():
-        if isinstance(value, DateRange):
-            yield qe.FieldCondition(key=key, range=qe.RangeDateTime(gte=value.gte, lt=value.lt))
-            continue
-        values = any_of(key, value)
-        if values is not None:
-            yield qe.FieldCondition(key=key, match=qe.MatchAny(values))
-            continue
-        if isinstance(value, bool):
-            raise ValueError(
-                f"filter on {key!r}: Qdrant Edge 0.9.0 cannot match boolean values "
-                "(MatchValue(True) becomes the integer 1); store the flag as a string or int"
-            )
-        assert isinstance(value, str | int)
-        yield qe.FieldCondition(key=key, match=qe.MatchValue(value))
+def edge_request(plan: QueryPlan) -> qe.QueryRequest:
+    """The plan as one request, without payloads (``EdgeStore._search`` fetches them apart)."""
+    condition = EDGE.translate_optional(plan.filter)
+    if not plan.fused:
+        (leg,) = plan.legs
+        return qe.QueryRequest(
+            limit=plan.limit,
+            offset=plan.offset,
+            query=_nearest(leg),
+            filter=condition,
+            with_payload=False,
+        )
+    prefetches = [
+        qe.Prefetch(limit=plan.prefetch_limit, query=_nearest(leg), filter=condition)
+        for leg in plan.legs
+    ]
+    return qe.QueryRequest(
+        limit=plan.limit,
+        offset=plan.offset,
+        prefetches=prefetches,
+        query=_RRF,
+        filter=condition,
+        with_payload=False,
+    )
 
 
-def edge_filter(where: Where) -> qe.Filter:
-    return qe.Filter(must=list(edge_conditions(where)))
-
-
-def edge_sparse(vector: SparseVector) -> qe.SparseVector:
-    return qe.SparseVector(indices=list(vector.indices), values=list(vector.values))
+def _nearest(leg: Nearest) -> qe.Query:
+    return qe.Query.Nearest(EDGE.vector(leg.vector), using=leg.using)
 
 
 def to_edge_point(point: StoredPoint) -> qe.Point:
-    vectors: dict[str, qe.NamedVector] = {}
-    if point.dense is not None:
-        vectors[DENSE_VECTOR] = list(point.dense)
-    if point.sparse is not None:
-        vectors[SPARSE_VECTOR] = edge_sparse(point.sparse)
-    return qe.Point(point.id, vectors, point.payload)
-
-
-def with_vector(with_vectors: bool) -> qe.WithVectorType:
-    return [DENSE_VECTOR] if with_vectors else False
+    return qe.Point(point.id, EDGE.vectors(point), point.payload)
 
 
 def to_record(record: qe.Record, payloads: dict[Any, Any] | None = None) -> PointRecord:
-    """A store record; ``payloads`` by Edge id when they were fetched apart from the vectors."""
+    """A store record; ``payloads`` by Edge id when they were fetched apart from the vectors.
+
+    Edge builds the vector's Python list on each access of ``record.vector``, so it is read once.
+    """
     payload = record.payload if payloads is None else payloads.get(record.id)
-    return PointRecord(id=str(record.id), payload=dict(payload or {}), dense=_dense_of(record))
-
-
-def _dense_of(record: qe.Record) -> list[float] | None:
-    """The ``dense`` vector of a record, or None (vectorless points, or vectors not asked for).
-
-    Edge builds the vector's Python list on each access of ``record.vector``, already of
-    floats: it is read once and not copied (copying cost about 6 s CPU at 100,000 points)."""
-    vector = record.vector
-    if isinstance(vector, dict):
-        dense = vector.get(DENSE_VECTOR)
-        if isinstance(dense, list):
-            return cast(list[float], dense)  # a plain dense vector, never a multivector here
-    return None
+    return point_record(record.id, payload, record.vector)

@@ -4,17 +4,16 @@
 - ``search.client_store.ClientStore``: qdrant-client, for a Qdrant server (``QDRANT_URL``), or
   its local ``:memory:`` mode, which stands in for a server in tests.
 
-Both are tested by the same contract tests. Points are of three kinds (payload ``kind``):
-``chunk`` (a dense + BM25 vector per passage), ``document`` (the normalised, length-weighted
-mean of its chunk vectors plus the document's metadata) and ``collection`` (one vectorless point
-recording which embedding model and dimension filled the collection).
+Both are tested by the same contract tests, and both build their queries and filters from
+``search.query_plan``, so that they differ only in the calls they make. This module says what a
+store does with points, not what a point holds: ``search.points`` owns the payload (its keys,
+the three sorts of point, their ids and the payload indexes).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -24,15 +23,9 @@ DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
 # The RRF constant: Qdrant's k=61 is the paper's usual 60 (Qdrant's default is 2).
 RRF_K = 61
-# Keyword payload indexes. A keyword index also indexes every string of a list field (``tags``).
-# Collections created before a field was added get its index when next opened
-# (``ensure_collection``); filters on a field without an index still match, only slower.
-INDEXED_FIELDS = ("doc_id", "kind", "filename", "tags", "mime")
-# Datetime payload indexes (ISO 8601 / RFC 3339 strings), for ``DateRange`` filters.
-DATETIME_FIELDS = ("ingested_at",)
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
-# A filter is a conjunction of matches on payload fields: {"doc_id": "...", "kind": "chunk"}.
+# A filter is a conjunction of matches on payload fields: {"doc_id": "...", "page": 3}.
 # - A str, int or bool value is an exact match (a list field matches when one element equals it).
 # - A list or tuple of strings means "any of" (Qdrant's MatchAny): {"tags": ["a", "b"]} keeps a
 #   point whose ``tags`` hold "a" or "b". An empty list is refused (it would match nothing).
@@ -61,28 +54,6 @@ class DateRange:
 
 WhereValue = str | int | bool | list[str] | tuple[str, ...] | DateRange
 Where = Mapping[str, WhereValue]
-
-_NAMESPACE = uuid.UUID("6f0d1a53-8a5e-4c57-9d6a-2f1b8c7e4a10")
-COLLECTION_POINT_ID = str(uuid.uuid5(_NAMESPACE, "collection"))
-
-
-def chunk_point_id(doc_id: str, chunk_index: int) -> str:
-    """Deterministic id: the same file ingested twice gives the same points."""
-    return str(uuid.uuid5(_NAMESPACE, f"{doc_id}:{chunk_index}"))
-
-
-def document_point_id(doc_id: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{doc_id}:document"))
-
-
-def any_of(key: str, value: WhereValue) -> list[str] | None:
-    """The values of an "any of" filter entry, or None for an exact match; both engines'
-    condition builders use it, so they refuse the same inputs."""
-    if not isinstance(value, list | tuple):
-        return None
-    if not value:
-        raise ValueError(f"filter on {key!r}: an empty any-of list matches nothing; leave it out")
-    return [str(v) for v in value]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import pytest
 
 from search.client_store import ClientStore
 from search.edge_store import EdgeStore
+from search.points import chunk_point_id, document_point_id
 from search.sparse import Bm25Encoder
 from search.store import (
     CollectionInfo,
@@ -24,8 +25,6 @@ from search.store import (
     StoredPoint,
     VectorStore,
     Where,
-    chunk_point_id,
-    document_point_id,
 )
 
 DIM = 8

@@ -13,14 +13,8 @@ from pathlib import Path
 import pytest
 
 from search.errors import ModelMismatchError, SearchError, StoreUnavailableError
-from search.store import (
-    COLLECTION_POINT_ID,
-    CollectionInfo,
-    SearchMode,
-    VectorStore,
-    chunk_point_id,
-    document_point_id,
-)
+from search.points import COLLECTION_POINT_ID, chunk_point_id, document_point_id
+from search.store import CollectionInfo, SearchMode, VectorStore
 from tests.store_support import (
     BM25,
     CAT_MAT,

@@ -13,13 +13,8 @@ from search.client_store import ClientStore
 from search.edge_store import EdgeStore
 from search.errors import ModelMismatchError, StoreUnavailableError
 from search.factory import open_store
-from search.store import (
-    INDEXED_FIELDS,
-    CollectionInfo,
-    StoredPoint,
-    compact,
-    warm_up_in_background,
-)
+from search.points import KEYWORD_INDEXES as INDEXED_FIELDS
+from search.store import CollectionInfo, StoredPoint, compact, warm_up_in_background
 from tests.store_support import (
     CAT_MAT,
     CAT_PURR,

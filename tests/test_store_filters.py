@@ -6,14 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ingest.backfill import backfill_chunk_fields
-from search.store import (
-    DateRange,
-    StoredPoint,
-    VectorStore,
-    Where,
-    chunk_point_id,
-    document_point_id,
-)
+from search.points import chunk_point_id, document_point_id
+from search.store import DateRange, StoredPoint, VectorStore, Where
 from tests.store_support import (
     CAT_MAT,
     CAT_PURR,
