@@ -133,6 +133,8 @@ def label_of(corpus: Corpus, filename: str) -> str:
 
 
 def retrieval(corpus, index, asked, services, bare, index_vectors) -> None:
+    from search.request import SearchRequest
+
     wanted = [corpus.labels[i] for i in asked]
     texts = [first_words(corpus.texts[i], QUERY_WORDS) for i in asked]
     rows: list[tuple[str, float, float, float]] = []
@@ -148,7 +150,9 @@ def retrieval(corpus, index, asked, services, bare, index_vectors) -> None:
         returned = [
             [
                 label_of(corpus, hit.filename)
-                for hit in services.search.search(q, k=K, mode=mode, group=True).results
+                for hit in services.search.search(
+                    SearchRequest(q, k=K, mode=mode, group=True)
+                ).results
             ]
             for q in texts
         ]

@@ -18,70 +18,37 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Callable
 
 from embeddings.base import EmbeddingProvider
-from ingest.labels import build_labels
-from ingest.loaders import MIME_TYPES
 from search.collection import CollectionGuard
-from search.diversify import CANDIDATES_PER_HIT, DEFAULT_LAMBDA, mmr
+from search.diversify import CANDIDATES_PER_HIT, mmr
 from search.errors import DocumentNotFoundError
+from search.points import (
+    CHUNKS_ONLY,
+    DOCUMENTS_ONLY,
+    PointFields,
+    chunks_of,
+    doc_id_of,
+    document_point_id,
+    is_chunk,
+    read_point,
+)
+from search.request import MAX_K, SearchRequest
 from search.results import Hit, Passage, SearchResponse
 from search.snippets import make_snippet
 from search.sparse import Bm25Encoder
-from search.store import (
-    DateRange,
-    ScoredHit,
-    SearchMode,
-    VectorStore,
-    WhereValue,
-    document_point_id,
-)
+from search.store import ScoredHit, VectorStore
 
-MAX_K = 100
-MAX_OFFSET = 1000
 # Passages kept under a grouped hit, after its best one.
 MORE_PER_DOCUMENT = 2
 # Grouping happens over an over-fetched flat result: this many passages per wanted document.
 GROUP_OVERFETCH = 8
 # The most passages one grouped query reads while looking for k documents.
 MAX_GROUP_FETCH = 2000
-# Longer queries are cut here (the model itself reads at most its max_seq_length tokens).
-MAX_QUERY_CHARS = 2000
 
 Fetch = Callable[[int], list[ScoredHit]]  # a flat result of at most this many passages
 Keep = Callable[[ScoredHit], bool]
-
-
-def file_type_mimes(file_types: Sequence[str]) -> list[str]:
-    """MIME types for file-type filters: a MIME type (``application/pdf``) is kept, an extension
-    (``pdf`` or ``.pdf``) is mapped as at upload. Raises ``ValueError`` naming unknown ones."""
-    mimes: list[str] = []
-    unknown: list[str] = []
-    for entry in file_types:
-        for value in (v.strip().lower() for v in entry.split(",")):
-            if not value:
-                continue
-            mime = value if "/" in value else MIME_TYPES.get("." + value.lstrip("."))
-            if mime is None:
-                unknown.append(value)
-            elif mime not in mimes:
-                mimes.append(mime)
-    if unknown:
-        known = ", ".join(sorted(e.lstrip(".") for e in MIME_TYPES))
-        raise ValueError(f"unknown file type {', '.join(unknown)} (use one of {known})")
-    return mimes
-
-
-def _instant(value: date | datetime) -> str:
-    """An RFC 3339 instant: a date means its start (UTC), a naive datetime is taken as UTC."""
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, datetime.min.time())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
 
 
 class SearchService:
@@ -99,59 +66,18 @@ class SearchService:
         self._sparse = sparse
         self._guard = guard
 
-    def search(
-        self,
-        query: str,
-        *,
-        k: int = 10,
-        offset: int = 0,
-        mode: SearchMode = "hybrid",
-        group: bool = True,
-        doc_id: str | None = None,
-        tags: Sequence[str] = (),
-        metadata: Mapping[str, str] | None = None,
-        file_types: Sequence[str] = (),
-        ingested_after: date | datetime | None = None,
-        ingested_before: date | datetime | None = None,
-        score_threshold: float | None = None,
-        diversify: bool = False,
-        diversity_lambda: float = DEFAULT_LAMBDA,
-    ) -> SearchResponse:
-        """Search chunk points, narrowed by the filters given.
-
-        ``tags``: a document with ANY of them matches (a tag picks a topic; asking for two
-        widens the search, as ticking two boxes does). ``metadata``: ALL pairs must match,
-        exactly. Both are normalised as at upload (``ingest.labels``: tags lower-cased), and
-        bad ones raise ``InvalidLabelsError``, before any work. ``file_types``: ANY of these
-        MIME types or extensions (``file_type_mimes``). ``ingested_after`` (inclusive) and
-        ``ingested_before`` (exclusive): a date means its midnight UTC. ``offset`` and
-        ``score_threshold``: see the module's doc. ``diversify``: reorder the hits by MMR
-        (``search.diversify``) over ``CANDIDATES_PER_HIT`` times as many candidates.
-        """
+    def search(self, request: SearchRequest) -> SearchResponse:
+        """Search chunk points, narrowed by the request's filters (already normalised: see
+        ``search.request``). With ``diversify``, the hits are reordered by MMR over
+        ``CANDIDATES_PER_HIT`` times as many candidates."""
         started = time.perf_counter()
-        labels = build_labels(tags=tags, metadata=metadata)
-        mimes = file_type_mimes(file_types)
-        query = " ".join(query.split())[:MAX_QUERY_CHARS]
-        k = max(1, min(k, MAX_K))
-        offset = max(0, min(offset, MAX_OFFSET))
+        query, k, offset, mode = request.query, request.k, request.offset, request.mode
+        threshold = request.score_threshold
         results: list[Hit] = []
         if query and not self._guard.is_empty():
             # Refuses to mix models: a collection filled by another model raises here.
             self._guard.ensure()
-            where: dict[str, WhereValue] = {"kind": "chunk"}
-            if doc_id:
-                where["doc_id"] = doc_id
-            if labels.tags:
-                where["tags"] = list(labels.tags)
-            if mimes:
-                where["mime"] = mimes
-            if ingested_after is not None or ingested_before is not None:
-                where["ingested_at"] = DateRange(
-                    gte=_instant(ingested_after) if ingested_after is not None else None,
-                    lt=_instant(ingested_before) if ingested_before is not None else None,
-                )
-            # Keys are checked to hold no dots, so each is one level under ``meta``.
-            where.update({f"meta.{key}": value for key, value in labels.metadata.items()})
+            where = request.filters.where()
             dense = self._embedder.embed_query(query) if mode != "keyword" else None
             sparse = self._sparse.embed_query(query) if mode != "dense" else None
 
@@ -160,25 +86,25 @@ class SearchService:
                     mode=mode, dense=dense, sparse=sparse, limit=limit, offset=skip, where=where
                 )
 
-            if diversify:
+            if request.diversify:
                 pool = (k + offset) * CANDIDATES_PER_HIT
-                if group:
-                    found = _grouped_search(fetch, query, pool, threshold=score_threshold)
+                if request.group:
+                    found = _grouped_search(fetch, query, pool, threshold=threshold)
                 else:
-                    found = [_hit(s, query) for s in _above(fetch(pool), score_threshold)]
-                results = self._diversified(found, k + offset, diversity_lambda)[offset:]
-            elif group:
-                found = _grouped_search(fetch, query, k + offset, threshold=score_threshold)
+                    found = [_hit(s, query) for s in _above(fetch(pool), threshold)]
+                results = self._diversified(found, k + offset, request.diversity_lambda)[offset:]
+            elif request.group:
+                found = _grouped_search(fetch, query, k + offset, threshold=threshold)
                 results = found[offset:]
             else:
-                results = [_hit(s, query) for s in _above(fetch(k, offset), score_threshold)]
+                results = [_hit(s, query) for s in _above(fetch(k, offset), threshold)]
         took_ms = round((time.perf_counter() - started) * 1000, 2)
         return SearchResponse(query=query, mode=mode, took_ms=took_ms, results=results)
 
     def _diversified(self, hits: list[Hit], k: int, lam: float) -> list[Hit]:
         records = self._store.retrieve([h.point_id for h in hits], with_vectors=True)
         vectors = {r.id: r.dense for r in records if r.dense is not None}
-        return mmr(hits, vectors, k, min(1.0, max(0.0, lam)))
+        return mmr(hits, vectors, k, lam)
 
     def similar_documents(self, doc_id: str, *, k: int = 10) -> SearchResponse:
         """Documents nearest to this one (cosine of their mean vectors), each shown by its
@@ -191,11 +117,11 @@ class SearchService:
         source = document_point_id(doc_id)
         if not self._store.retrieve([source]):
             raise DocumentNotFoundError(f"no document with id {doc_id!r}")
-        documents = self._store.recommend(source, limit=k, where={"kind": "document"})
-        ids = [str(d.payload.get("doc_id", "")) for d in documents]
+        documents = self._store.recommend(source, limit=k, where=DOCUMENTS_ONLY)
+        ids = [doc_id_of(d.payload) for d in documents]
         results: list[Hit] = []
         if ids:
-            where: dict[str, WhereValue] = {"kind": "chunk", "doc_id": ids}
+            where = chunks_of(ids)
 
             def fetch(limit: int) -> list[ScoredHit]:
                 return self._store.recommend(source, limit=limit, where=where)
@@ -218,15 +144,15 @@ class SearchService:
         started = time.perf_counter()
         k = max(1, min(k, MAX_K))
         records = self._store.retrieve([point_id]) if _is_uuid(point_id) else []
-        if not records or records[0].payload.get("kind") != "chunk":
+        if not records or not is_chunk(records[0].payload):
             raise DocumentNotFoundError(f"no passage with point id {point_id!r}")
-        source_doc = records[0].payload.get("doc_id")
+        source_doc = doc_id_of(records[0].payload)
 
         def fetch(limit: int) -> list[ScoredHit]:
-            return self._store.recommend(point_id, limit=limit, where={"kind": "chunk"})
+            return self._store.recommend(point_id, limit=limit, where=CHUNKS_ONLY)
 
         def keep(point: ScoredHit) -> bool:
-            return same_document or point.payload.get("doc_id") != source_doc
+            return same_document or doc_id_of(point.payload) != source_doc
 
         if group:
             results = _grouped_search(fetch, "", k, keep=keep)
@@ -278,7 +204,7 @@ def _grouped(scored: list[ScoredHit], query: str, k: int) -> list[Hit]:
     """One hit per document (its best passage), in the order of each document's best score."""
     by_doc: dict[str, Hit] = {}
     for point in scored:
-        doc_id = str(point.payload.get("doc_id", ""))
+        doc_id = doc_id_of(point.payload)
         best = by_doc.get(doc_id)
         if best is None:
             if len(by_doc) < k:
@@ -288,25 +214,25 @@ def _grouped(scored: list[ScoredHit], query: str, k: int) -> list[Hit]:
     return list(by_doc.values())
 
 
-def _passage(point: ScoredHit, query: str) -> Passage:
-    payload: dict[str, Any] = point.payload
-    text = str(payload.get("text", ""))
+def _passage(point: ScoredHit, query: str, fields: PointFields | None = None) -> Passage:
+    fields = fields or read_point(point.payload)
     return Passage(
-        page=int(payload.get("page", 1)),
-        chunk_index=int(payload.get("chunk_index", 0)),
-        text=text,
-        snippet=make_snippet(text, query),
+        page=fields.page,
+        chunk_index=fields.chunk_index,
+        text=fields.text,
+        snippet=make_snippet(fields.text, query),
         score=round(point.score, 6),
         point_id=point.id,
     )
 
 
 def _hit(point: ScoredHit, query: str) -> Hit:
-    passage = _passage(point, query)
+    fields = read_point(point.payload)
+    passage = _passage(point, query, fields)
     return Hit(
-        doc_id=str(point.payload.get("doc_id", "")),
-        filename=str(point.payload.get("filename", "")),
-        title=str(point.payload.get("title", "")),
-        tags=[str(tag) for tag in point.payload.get("tags") or []],
+        doc_id=fields.doc_id,
+        filename=fields.filename,
+        title=fields.title,
+        tags=fields.tags,
         **passage.model_dump(),
     )

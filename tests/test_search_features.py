@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from search.query import MAX_QUERY_CHARS
+from search.request import MAX_QUERY_CHARS
 from search.sparse import Bm25Encoder
 from search.store import StoredPoint, VectorStore
 from tests.apphelpers import assert_error_shape, ingest_texts

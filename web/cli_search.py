@@ -12,11 +12,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from embeddings.errors import EmbeddingError
-from search.errors import SearchError
-from search.query import MAX_OFFSET, file_type_mimes
+from embeddings.errors import SemsearchError
+from search.errors import InvalidFilterError, InvalidLabelsError
+from search.request import MAX_OFFSET, SearchFilters, SearchRequest
 from search.store import SearchMode
-from web.cli_labels import MetaOption, TagOption, labels_or_exit, tags_note
+from web.cli_labels import MetaOption, TagOption, tags_note
 from web.services import open_services
 from web.settings import Settings
 
@@ -79,29 +79,32 @@ def search(
     if not 0 <= offset <= MAX_OFFSET:
         raise _usage_error(f"--offset must be 0 to {MAX_OFFSET}, not {offset}")
     search_mode: SearchMode = mode  # type: ignore[assignment]
-    labels = labels_or_exit(tag, meta)
     try:
-        mimes = file_type_mimes(file_type or [])
-    except ValueError as error:
-        raise _usage_error(f"--type: {error}") from None
-    ingested_after, ingested_before = _when("--after", after), _when("--before", before)
+        filters = SearchFilters.parse(
+            tags=tag or (),
+            metadata_entries=meta or (),
+            file_types=file_type or [],
+            ingested_after=_when("--after", after),
+            ingested_before=_when("--before", before),
+        )
+    except InvalidLabelsError as error:
+        raise _usage_error(error.message) from None
+    except InvalidFilterError as error:
+        raise _usage_error(f"--type: {error.message}") from None
+    request = SearchRequest(
+        query,
+        mode=search_mode,
+        k=k,
+        offset=offset,
+        group=not flat,
+        filters=filters,
+        score_threshold=min_score,
+        diversify=diversify,
+    )
     try:
         with open_services(Settings()) as services:
-            response = services.search.search(
-                query,
-                k=k,
-                offset=offset,
-                mode=search_mode,
-                group=not flat,
-                tags=labels.tags,
-                metadata=labels.metadata,
-                file_types=mimes,
-                ingested_after=ingested_after,
-                ingested_before=ingested_before,
-                score_threshold=min_score,
-                diversify=diversify,
-            )
-    except (SearchError, EmbeddingError) as error:
+            response = services.search.search(request)
+    except SemsearchError as error:
         err.print(f"[red]error:[/red] {error.message}", highlight=False)
         raise typer.Exit(2) from None
     if as_json:

@@ -11,6 +11,7 @@ grouped, passages when not); ``score_threshold`` is on the mode's scale (``searc
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
@@ -19,14 +20,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from ingest.errors import InvalidLabelsError
-from ingest.labels import parse_metadata
 from search.diversify import DEFAULT_LAMBDA
-from search.errors import DocumentNotFoundError
-from search.query import MAX_OFFSET, file_type_mimes
+from search.errors import DocumentNotFoundError, InvalidFilterError, InvalidLabelsError
+from search.file_types import file_type_mimes
+from search.request import MAX_OFFSET, SearchFilters, SearchRequest
 from search.results import SearchResponse
 from search.store import SearchMode
-from web.deps import ServicesDep, require_api_key
+from web.deps import CatalogDep, SearchDep, require_api_key
 from web.templating import templates
 
 api = APIRouter(prefix="/api", tags=["search"], dependencies=[Depends(require_api_key)])
@@ -100,16 +100,37 @@ class SearchParams(BaseModel):
         None, description="Only documents ingested before this (ISO date: midnight UTC)"
     )
 
-    @field_validator("file_type")
-    @classmethod
-    def _known_file_types(cls, value: list[str]) -> list[str]:
-        return file_type_mimes(value)  # a ValueError here is a 422 naming the bad type
-
     @field_validator("ingested_after", "ingested_before", "score_threshold", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """The `/` form sends an empty date box as `ingested_after=`: that means no filter."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    def to_request(
+        self, metadata: Mapping[str, object], entries: Sequence[str] = ()
+    ) -> SearchRequest:
+        """The one ``SearchRequest`` of this call: filters are normalised here, once (a bad
+        tag, metadata pair or file type raises its domain error, a 422)."""
+        filters = SearchFilters.parse(
+            doc_id=self.doc_id,
+            tags=self.tags,
+            metadata=metadata,
+            metadata_entries=entries,
+            file_types=self.file_type,
+            ingested_after=self.ingested_after,
+            ingested_before=self.ingested_before,
+        )
+        return SearchRequest(
+            self.q,
+            mode=self.mode,
+            k=self.k,
+            offset=self.offset,
+            group=self.group,
+            filters=filters,
+            score_threshold=self.score_threshold,
+            diversify=self.diversify,
+            diversity_lambda=self.diversity_lambda,
+        )
 
 
 class SearchQuery(SearchParams):
@@ -128,7 +149,7 @@ class SearchQuery(SearchParams):
         return [pair for pair in value if pair.strip()]
 
 
-class SearchRequest(SearchParams):
+class SearchBody(SearchParams):
     """`POST /api/search`, a JSON body."""
 
     metadata: dict[str, str] = Field(
@@ -138,13 +159,13 @@ class SearchRequest(SearchParams):
 
 
 @api.get("/search", response_model=SearchResponse)
-def search_get(services: ServicesDep, params: Annotated[SearchQuery, Query()]) -> Response:
-    return _as_json(_run(services, params, parse_metadata(params.meta)))
+def search_get(search: SearchDep, params: Annotated[SearchQuery, Query()]) -> Response:
+    return _as_json(search.search(params.to_request({}, params.meta)))
 
 
 @api.post("/search", response_model=SearchResponse)
-def search_post(services: ServicesDep, body: SearchRequest) -> Response:
-    return _as_json(_run(services, body, body.metadata))
+def search_post(search: SearchDep, body: SearchBody) -> Response:
+    return _as_json(search.search(body.to_request(body.metadata)))
 
 
 def _as_json(result: SearchResponse) -> Response:
@@ -155,25 +176,6 @@ def _as_json(result: SearchResponse) -> Response:
     return Response(result.model_dump_json(), media_type="application/json")
 
 
-def _run(services: ServicesDep, request: SearchParams, metadata: dict[str, str]) -> SearchResponse:
-    return services.search.search(
-        request.q,
-        k=request.k,
-        mode=request.mode,
-        group=request.group,
-        doc_id=request.doc_id,
-        tags=request.tags,
-        metadata=metadata,
-        offset=request.offset,
-        score_threshold=request.score_threshold,
-        file_types=request.file_type,
-        ingested_after=request.ingested_after,
-        ingested_before=request.ingested_before,
-        diversify=request.diversify,
-        diversity_lambda=request.diversity_lambda,
-    )
-
-
 class SimilarQuery(BaseModel):
     point: str = Field(description="A hit's `point_id`")
     k: int = Field(10, ge=1, le=100, description="How many hits")
@@ -182,10 +184,10 @@ class SimilarQuery(BaseModel):
 
 
 @api.get("/search/similar", response_model=SearchResponse)
-def similar_passages(services: ServicesDep, params: Annotated[SimilarQuery, Query()]) -> Response:
+def similar_passages(search: SearchDep, params: Annotated[SimilarQuery, Query()]) -> Response:
     """Passages like a stored one (its stored vector; nothing is embedded), per document."""
     return _as_json(
-        services.search.similar_passages(
+        search.similar_passages(
             params.point, k=params.k, group=params.group, same_document=params.same_document
         )
     )
@@ -193,14 +195,20 @@ def similar_passages(services: ServicesDep, params: Annotated[SimilarQuery, Quer
 
 @pages.get("/", response_class=HTMLResponse)
 def search_page(
-    request: Request, services: ServicesDep, params: Annotated[SearchQuery, Query()]
+    request: Request,
+    search: SearchDep,
+    catalog: CatalogDep,
+    params: Annotated[SearchQuery, Query()],
 ) -> HTMLResponse:
-    """The tag filter is one comma-separated box; it stays in the URL (``tags=``) like ``q``."""
-    response, error = None, None
+    """The tag filter is one comma-separated box; it stays in the URL (``tags=``) like ``q``.
+    Bad filters are shown on the page, above the form that holds them."""
+    response, error, chosen_types = None, None, list(params.file_type)
     try:
+        search_request = params.to_request({}, params.meta)
+        chosen_types = list(search_request.filters.mimes)
         if params.q.strip():
-            response = _run(services, params, parse_metadata(params.meta))
-    except InvalidLabelsError as problem:
+            response = search.search(search_request)
+    except (InvalidLabelsError, InvalidFilterError) as problem:
         error = problem.message
     context: dict[str, object] = {
         "params": params,
@@ -209,7 +217,8 @@ def search_page(
         "page": "search",
         "pages": _page_links(params, len(response.results)) if response else {},
         "file_types": FILE_TYPE_CHOICES,
-        "indexed": None if response else services.store.count({"kind": "document"}),
+        "chosen_types": chosen_types,
+        "indexed": None if response else catalog.count_documents(),
     }
     return templates.TemplateResponse(
         request, "search.html", context, status_code=422 if error else 200
@@ -237,16 +246,17 @@ def _page_url(params: SearchQuery, offset: int) -> str:
 
 @pages.get("/similar", response_class=HTMLResponse)
 def similar_page(
-    request: Request, services: ServicesDep, params: Annotated[SimilarQuery, Query()]
+    request: Request, search: SearchDep, params: Annotated[SimilarQuery, Query()]
 ) -> HTMLResponse:
     """ "More like this" for a hit of `/`: the search page, showing passages like that one."""
     response, error, status = None, None, 200
     try:
-        response = services.search.similar_passages(params.point, k=params.k, group=params.group)
+        response = search.similar_passages(params.point, k=params.k, group=params.group)
     except DocumentNotFoundError as problem:
         error, status = problem.message, 404
     context = {
         "params": SearchQuery(),
+        "chosen_types": [],
         "response": response,
         "error": error,
         "similar": True,
