@@ -22,8 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from ingest.models import SourceFile
-from ingest.pipeline import IngestOutcome, IngestPipeline
+from ingest.models import IngestFile, IngestOutcome
+from ingest.pipeline import IngestPipeline
 from ingest.spool import UploadSpool
 
 JobStatus = Literal["queued", "processing", "done", "failed"]
@@ -53,7 +53,7 @@ class JobInfo(BaseModel):
 @dataclass
 class _Job:
     id: str
-    source: SourceFile | None  # dropped once finished: the bytes are not kept in memory
+    source: IngestFile | None  # dropped once finished: the bytes are not kept in memory
     filename: str
     doc_id: str
     status: JobStatus = "queued"
@@ -95,8 +95,11 @@ class JobManager:
         self._queue: deque[_Job] = deque()
         self._lock = threading.Lock()
 
-    def submit(self, source: SourceFile) -> JobInfo:
-        """Queue a file; with a spool, its bytes are on disk before this returns."""
+    def submit(self, source: IngestFile) -> JobInfo:
+        """Queue a file; with a spool, its bytes are on disk before this returns.
+
+        An upload comes as the ``CheckedFile`` of ``IngestPipeline.accept``, so it is judged once;
+        a ``SourceFile`` is judged when its run takes it, and fails its job if rejected."""
         job_id = uuid.uuid4().hex
         if self._spool is not None:
             self._spool.put(job_id, source)
@@ -109,7 +112,7 @@ class JobManager:
             return []
         return [self._enqueue(job_id, source) for job_id, source in self._spool.pending()]
 
-    def _enqueue(self, job_id: str, source: SourceFile) -> JobInfo:
+    def _enqueue(self, job_id: str, source: IngestFile) -> JobInfo:
         job = _Job(
             id=job_id,
             source=source,
@@ -134,7 +137,8 @@ class JobManager:
             return [job.info() for job in reversed(self._jobs.values())]
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Block until no job is queued or processing (used by tests and on shutdown)."""
+        """Block until no job is queued or processing. For tests and scripts that must wait for
+        uploads to be done; the server never calls it (its shutdown waits on the pool)."""
         deadline = datetime.now(UTC).timestamp() + timeout
         while datetime.now(UTC).timestamp() < deadline:
             with self._lock:
@@ -167,8 +171,7 @@ class JobManager:
                 finished += 1
         except Exception as error:  # a bug or an unreachable store: the jobs fail, the pool lives
             for job in batch[finished:]:
-                failure = IngestOutcome(filename=job.filename, status="failed", error=str(error))
-                self._finish(job, failure)
+                self._finish(job, IngestOutcome.failure(job.filename, str(error)))
 
     def _finish(self, job: _Job, outcome: IngestOutcome) -> None:
         job.outcome = outcome

@@ -1,9 +1,24 @@
-"""The typed values passed between ingestion stages."""
+"""The typed values passed between ingestion stages, and what a run reports back.
+
+A file goes ``SourceFile`` (as handed in) → ``CheckedFile`` (judged acceptable) → ``Loaded``
+(or ``AlreadyIndexed``) → ``Chunked`` → ``Embedded`` → ``Stored``, and each file of a run ends
+as one ``IngestOutcome``. All are frozen: a stage returns a new value instead of changing the
+one it was given, so a value seen once stays true (``ingest.stages``, ``ingest.runner``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
+
+from embeddings.base import Vector
+from search.labels import Labels
+
+#: stage ("parsing", "embedding", "storing"), done, total
+ProgressCallback = Callable[[str, int, int], None]
+#: the file's position in the run's input, then as ``ProgressCallback``
+FilesProgress = Callable[[int, str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -18,7 +33,7 @@ class Section:
     heading: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Document:
     """A loaded file: its text by page/section, ready to chunk."""
 
@@ -49,24 +64,126 @@ class Chunk:
 
 
 @dataclass(frozen=True)
-class Labels:
-    """What a user attaches to an upload: tags and free key/value metadata.
-
-    They are stored on every chunk and on the document point, so a search can filter on them
-    without a join. ``ingest.labels`` builds them from form fields and CLI options, checked.
-    """
-
-    tags: tuple[str, ...] = ()
-    metadata: Mapping[str, str] = field(default_factory=dict)
-
-    def payload(self) -> dict[str, object]:
-        return {"tags": list(self.tags), "meta": dict(self.metadata)}
-
-
-@dataclass(frozen=True)
 class SourceFile:
     """One file handed to ingestion: its name as the user gave it, its bytes, its labels."""
 
     name: str
     data: bytes
     labels: Labels = field(default_factory=Labels)
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file judged acceptable from its name, size and first bytes, under its safe name.
+
+    Only ``IngestPipeline.accept`` (``ingest.stages.check_file``) makes one. It exists so that
+    an upload is judged once: the API judges it to answer at once, and the job, the upload
+    spool and the runner carry the verdict instead of judging the same bytes again.
+    """
+
+    name: str
+    data: bytes
+    labels: Labels = field(default_factory=Labels)
+
+
+#: What a run takes: files not judged yet are checked by the runner first.
+IngestFile = SourceFile | CheckedFile
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A checked file parsed into a document, and not yet indexed as it is."""
+
+    file: CheckedFile
+    document: Document
+
+
+@dataclass(frozen=True)
+class AlreadyIndexed:
+    """The load stage's answer for bytes stored already, with these labels and chunking."""
+
+    document: Document
+    chunks: int
+
+
+@dataclass(frozen=True)
+class Chunked:
+    """A loaded file cut into passages, waiting for their vectors."""
+
+    file: CheckedFile
+    document: Document
+    chunks: tuple[Chunk, ...]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """A chunked file with one vector per chunk, in chunk order: ready to write."""
+
+    file: CheckedFile
+    document: Document
+    chunks: tuple[Chunk, ...]
+    vectors: tuple[Vector, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.vectors) != len(self.chunks):
+            raise ValueError(
+                f"{self.file.name}: {len(self.vectors)} vectors for {len(self.chunks)} chunks"
+            )
+
+
+@dataclass(frozen=True)
+class ToWrite:
+    """A file for the write stage. ``replaces_older`` is False for the second of two different
+    files of one name in a run (two ``report.pdf`` from different folders): the run keeps both
+    rather than let one silently replace the other."""
+
+    embedded: Embedded
+    replaces_older: bool = True
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A file the write stage made durable; ``replaced`` are the ids of the older documents of
+    the same name that it removed."""
+
+    document: Document
+    chunks: int
+    replaced: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What happened to one file. ``status`` "unchanged" means it was already indexed;
+    ``replaced`` lists the ids of older documents of the same name that it replaced."""
+
+    filename: str
+    status: Literal["done", "failed", "unchanged"]
+    doc_id: str | None = None
+    title: str = ""
+    pages: int = 0
+    chunks: int = 0
+    error: str | None = None
+    replaced: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        document: Document,
+        status: Literal["done", "unchanged"],
+        chunks: int,
+        replaced: Sequence[str] = (),
+    ) -> IngestOutcome:
+        """The outcome of a file that loaded: written now, or found already indexed."""
+        return cls(
+            filename=document.filename,
+            status=status,
+            doc_id=document.doc_id,
+            title=document.title,
+            pages=document.pages,
+            chunks=chunks,
+            replaced=list(replaced),
+        )
+
+    @classmethod
+    def failure(cls, filename: str, error: str) -> IngestOutcome:
+        return cls(filename=filename, status="failed", error=error)

@@ -1,9 +1,9 @@
 """How a file would be chunked, shown before anything is stored: the chunking preview.
 
 Users tune chunk size and overlap by looking at the chunks they would get (Dify's "preview
-chunks" step). The preview goes through the pipeline's own front door (``safe_filename``,
-``check_upload``, ``load_document``) and its chunker, so what it shows, and every refusal, is
-exactly what ingesting the file would do; it writes nothing anywhere and needs no store, so the
+chunks" step). The preview goes through ingestion's own front door (``ingest.stages.check_file``,
+then ``load_document``) and its chunker, so what it shows, and every refusal, is exactly what
+ingesting the file would do; it writes nothing anywhere and needs no store, so the
 CLI can preview while a server holds the data folder.
 """
 
@@ -14,13 +14,12 @@ from collections import Counter
 from pydantic import BaseModel, Field
 
 from ingest.chunking import ChunkingSettings, Tokenizer, chunk_document
-from ingest.loaders import check_upload, load_document, safe_filename
-from ingest.models import Chunk
+from ingest.loaders import load_document
+from ingest.models import Chunk, SourceFile
+from ingest.stages import check_file
 
 DEFAULT_SHOWN = 5
 MAX_SHOWN = 50
-# The first bytes that judge a file's type, as ``IngestPipeline.check`` reads them.
-HEAD_BYTES = 4096
 
 
 class ChunkingUsed(BaseModel):
@@ -97,12 +96,11 @@ def preview_file(
     Raises what ingestion would: ``RejectedFileError`` (empty, too large, wrong type) and
     ``DocumentParseError`` (corrupt, encrypted, no extractable text, over a cap).
     """
-    name = safe_filename(filename)
-    check_upload(name, len(data), data[:HEAD_BYTES], max_bytes=max_bytes)
-    document = load_document(name, data)
+    checked = check_file(SourceFile(filename, data), max_bytes=max_bytes)
+    document = load_document(checked.name, checked.data)
     chunks = chunk_document(document, tokenizer, chunking)
     return ChunkPreview(
-        filename=name,
+        filename=checked.name,
         title=document.title,
         mime=document.mime,
         doc_id=document.doc_id,

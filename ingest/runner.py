@@ -1,223 +1,227 @@
-"""Ingesting many files in one run: the chunks of several files share embedding batches.
+"""The one runner: the ingestion stages over one file or many, chunks embedded across files.
 
 Embedded file by file, a short document (one or two chunks, as most news articles or notes are)
 gives the model a batch of one or two texts, and each file pays its own store flush; profiling
-put half of the ingestion time there (``docs/benchmarks.md``). Here the chunks of consecutive
-files are queued and embedded in slices of ``slice_size`` texts *across* files; a file is
-written once its last chunk has a vector, the files completed by one slice are flushed to the
-store together, and only then is each reported done.
+put half of the ingestion time there (``docs/benchmarks.md``). So the runner loads and chunks
+files as it reads them, queues their chunks, and embeds the queue in slices of ``slice_size``
+texts *across* files; a file is written once its last chunk has a vector, the files completed by
+one slice are written with one store flush, and only then is each reported done. One file is
+the same run with a one-file input.
 
-The guarantees of single-file ingestion hold per file: nothing of a file is written before it
-is loaded, chunked and embedded; its chunks go first and its document point last; a file that
-fails to load or chunk fails alone; an embedding error fails only the files with a chunk in the
-slice that failed. Outcomes come back in input order.
+The guarantees of file-by-file ingestion hold per file: nothing of a file is written before it
+is checked, loaded, chunked and embedded (``ingest.stages`` has the write order); a file that
+fails to check, load or chunk fails alone; an embedding error fails only the files with a chunk
+in the slice that failed. Outcomes come back in input order, each once its file is durable.
+Within one run the same bytes twice are written once (the second is "unchanged"), and a second
+file of a name already written does not replace the first.
+
+The stage values are frozen; what changes while a run goes (which files wait, the vectors each
+has so far, which failed) is this module's own bookkeeping, in ``_Run``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
 
 from embeddings.base import Vector
 from embeddings.errors import EmbeddingError
-from ingest.models import Chunk, Document, Labels, SourceFile
+from ingest.errors import IngestError, RejectedFileError
+from ingest.models import (
+    AlreadyIndexed,
+    CheckedFile,
+    Chunked,
+    Embedded,
+    FilesProgress,
+    IngestFile,
+    IngestOutcome,
+    ProgressCallback,
+    ToWrite,
+)
+from ingest.stages import ChunkStage, EmbedStage, LoadStage, WriteStage
 
 log = logging.getLogger(__name__)
 
-# stage ("parsing", "embedding", "storing"), done, total
-ProgressCallback = Callable[[str, int, int], None]
-# the file's position in the input, then as ProgressCallback
-FilesProgress = Callable[[int, str, int, int], None]
+# Texts per embedding call, across files. The model sorts each call's texts by length before
+# batching them, so larger calls pad less: on Reuters chunks, calls of 64 ran about 20% slower
+# than calls of 256 (docs/benchmarks.md). Progress advances once per call.
+EMBED_SLICE = 256
 
 
-@dataclass
-class IngestOutcome:
-    """What happened to one file. ``status`` "unchanged" means it was already indexed;
-    ``replaced`` lists the ids of older documents of the same name that it replaced."""
+class IngestRunner:
+    """Runs the four stages it is given over files; knows nothing of who asked.
 
-    filename: str
-    status: Literal["done", "failed", "unchanged"]
-    doc_id: str | None = None
-    title: str = ""
-    pages: int = 0
-    chunks: int = 0
-    error: str | None = None
-    replaced: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Prepared:
-    """A file that is loaded and chunked and waits for its vectors (``data`` is kept for the
-    stored original, which is written after the points).
-
-    ``replaces_older`` is cleared for the second of two different files with the same name in
-    one run (two ``report.pdf`` from different folders): the run keeps both rather than let one
-    silently replace the other.
+    ``run`` reads ``files`` lazily and yields one ``IngestOutcome`` per file, in input order. A
+    ``CheckedFile`` is not judged again; a ``SourceFile`` is, and a rejected one becomes a failed
+    outcome in its place. ``progress`` gets the file's position in ``files``, the stage
+    ("parsing"; "embedding" done/total chunks, after each slice; "storing") and its counts.
     """
 
-    name: str
-    data: bytes
-    document: Document
-    chunks: list[Chunk]
-    labels: Labels = field(default_factory=Labels)
-    vectors: list[Vector] = field(default_factory=list)
-    replaces_older: bool = True
-    replaced: list[str] = field(default_factory=list)
+    def __init__(
+        self, *, load: LoadStage, chunk: ChunkStage, embed: EmbedStage, write: WriteStage
+    ) -> None:
+        self._load = load
+        self._chunk = chunk
+        self._embed = embed
+        self._write = write
 
-    @property
-    def embedded(self) -> bool:
-        return len(self.vectors) == len(self.chunks)
+    def run(
+        self,
+        files: Iterable[IngestFile],
+        *,
+        slice_size: int = EMBED_SLICE,
+        progress: FilesProgress | None = None,
+    ) -> Iterator[IngestOutcome]:
+        if slice_size < 1:
+            raise ValueError(f"slice_size must be at least 1, got {slice_size}")
+        run = _Run(report=progress or _silent)
+        for index, file in enumerate(files):
+            run.add(index, self._prepare(file, run.for_file(index)))
+            while len(run.queue) >= slice_size:
+                self._embed_slice(run, slice_size)
+            yield from self._finish_ready(run)
+        while run.queue:
+            self._embed_slice(run, slice_size)
+        yield from self._finish_ready(run)
 
+    def _prepare(self, file: IngestFile, report: ProgressCallback) -> Chunked | IngestOutcome:
+        """Check (when not checked yet), load and chunk one file; an outcome instead when it
+        failed or is indexed already."""
+        if not isinstance(file, CheckedFile):
+            try:
+                file = self._load.check(file)
+            except RejectedFileError as error:
+                return _failed(error.filename, error.reason)
+        try:
+            report("parsing", 0, 1)
+            loaded = self._load.run(file)
+            if isinstance(loaded, AlreadyIndexed):
+                return IngestOutcome.of(loaded.document, "unchanged", loaded.chunks)
+            chunked = self._chunk.run(loaded)
+            self._embed.ready()
+        except IngestError as error:
+            return _failed(file.name, error.reason)
+        except EmbeddingError as error:
+            return _failed(file.name, error.message)
+        report("embedding", 0, len(chunked.chunks))
+        return chunked
 
-class Stages(Protocol):
-    """What the batched run needs from the pipeline (``IngestPipeline`` provides it)."""
+    def _embed_slice(self, run: _Run, slice_size: int) -> None:
+        """Embed the next ``slice_size`` queued chunks; an error fails the files they are of."""
+        taken = run.take(slice_size)
+        try:
+            vectors = self._embed.run([text for _, text in taken])
+        except EmbeddingError as error:
+            run.fail(taken, error.message)
+            return
+        run.add_vectors(taken, vectors)
 
-    def prepare(self, source: SourceFile, report: ProgressCallback) -> Prepared | IngestOutcome:
-        """Check, load and chunk; an outcome when the file failed or is already indexed."""
-        ...
-
-    def embed_texts(self, texts: list[str]) -> list[Vector]: ...
-
-    def commit(self, files: Sequence[Prepared]) -> None:
-        """Write each file's chunks then its document point, durable on return, then remove
-        the older documents it replaces, then save the stored originals."""
-        ...
-
-
-@dataclass
-class _Slot:
-    index: int
-    item: Prepared | IngestOutcome
-
-
-def ingest_batched(
-    stages: Stages,
-    files: Iterable[SourceFile],
-    *,
-    slice_size: int,
-    progress: FilesProgress | None = None,
-) -> Iterator[IngestOutcome]:
-    """Run every stage over ``files`` (read lazily), yielding one outcome per file in order."""
-    report = progress or (lambda index, stage, done, total: None)
-    slots: deque[_Slot] = deque()  # files not yet yielded, in input order
-    waiting: deque[tuple[_Slot, Chunk]] = deque()  # chunks without a vector yet
-    written = _Written()
-    for index, source in enumerate(files):
-        slot = _Slot(index, stages.prepare(source, _for_file(report, index)))
-        slots.append(slot)
-        if isinstance(slot.item, Prepared):
-            waiting.extend((slot, chunk) for chunk in slot.item.chunks)
-        while len(waiting) >= slice_size:
-            _embed_slice(stages, waiting, slice_size, report)
-        yield from _finish_ready(stages, slots, written, report)
-    while waiting:
-        _embed_slice(stages, waiting, slice_size, report)
-    yield from _finish_ready(stages, slots, written, report)
-
-
-def _for_file(report: FilesProgress, index: int) -> ProgressCallback:
-    return lambda stage, done, total: report(index, stage, done, total)
-
-
-def _embed_slice(
-    stages: Stages,
-    waiting: deque[tuple[_Slot, Chunk]],
-    slice_size: int,
-    report: FilesProgress,
-) -> None:
-    """Embed the next ``slice_size`` waiting chunks; on an embedding error, fail their files
-    and drop those files' other waiting chunks."""
-    taken = [waiting.popleft() for _ in range(min(slice_size, len(waiting)))]
-    live = [(slot, chunk) for slot, chunk in taken if isinstance(slot.item, Prepared)]
-    if not live:
-        return
-    try:
-        vectors = stages.embed_texts([chunk.text for _, chunk in live])
-    except EmbeddingError as error:
-        failed = {id(slot) for slot, _ in live}
-        for slot, _ in live:
-            if isinstance(slot.item, Prepared):
-                log.warning("ingestion of %s failed: %s", slot.item.name, error.message)
-                slot.item = IngestOutcome(
-                    filename=slot.item.name, status="failed", error=error.message
-                )
-        kept = [(slot, chunk) for slot, chunk in waiting if id(slot) not in failed]
-        waiting.clear()
-        waiting.extend(kept)
-        return
-    touched: dict[int, _Slot] = {}
-    for (slot, _), vector in zip(live, vectors, strict=True):
-        assert isinstance(slot.item, Prepared)
-        slot.item.vectors.append(vector)
-        touched[id(slot)] = slot
-    for slot in touched.values():
-        assert isinstance(slot.item, Prepared)
-        report(slot.index, "embedding", len(slot.item.vectors), len(slot.item.chunks))
-
-
-@dataclass
-class _Written:
-    """What this run has written: a repeat of the same bytes is "unchanged", and a second file
-    with a name already written does not replace the first."""
-
-    doc_ids: set[str] = field(default_factory=set)
-    names: set[str] = field(default_factory=set)
-
-
-def _finish_ready(
-    stages: Stages, slots: deque[_Slot], written: _Written, report: FilesProgress
-) -> Iterator[IngestOutcome]:
-    """Write the embedded files at the head of the queue with one flush, then yield outcomes
-    up to the first file still waiting for vectors."""
-    ready: list[_Slot] = []
-    for slot in slots:
-        if isinstance(slot.item, Prepared) and not slot.item.embedded:
-            break
-        ready.append(slot)
-    if not ready:
-        return
-    to_write: list[_Slot] = []
-    for slot in ready:
-        item = slot.item
-        if not isinstance(item, Prepared):
-            continue
-        if item.document.doc_id in written.doc_ids:  # the same bytes twice in one run
-            slot.item = _outcome(item, "unchanged")
-            continue
-        written.doc_ids.add(item.document.doc_id)
-        item.replaces_older = item.name not in written.names
-        written.names.add(item.name)
-        to_write.append(slot)
-        report(slot.index, "storing", 0, len(item.chunks))
-    stages.commit([s.item for s in to_write if isinstance(s.item, Prepared)])
-    for slot in ready:
-        slots.popleft()
-        item = slot.item
-        if isinstance(item, Prepared):
-            report(slot.index, "storing", len(item.chunks), len(item.chunks))
-            outcome = _outcome(item, "done")
-            outcome.replaced = item.replaced
+    def _finish_ready(self, run: _Run) -> Iterator[IngestOutcome]:
+        """Write the embedded files at the head of the input with one flush, then yield the
+        outcomes up to the first file still waiting for vectors."""
+        ready = run.ready()
+        if not ready:
+            return
+        to_write: list[tuple[int, ToWrite]] = []
+        for index in ready:
+            item = run.complete(index)
+            if item is not None:
+                to_write.append((index, item))
+                run.report(index, "storing", 0, len(item.embedded.chunks))
+        stored = self._write.run([item for _, item in to_write])
+        done = {
+            index: IngestOutcome.of(s.document, "done", s.chunks, s.replaced)
+            for (index, _), s in zip(to_write, stored, strict=True)
+        }
+        for index in ready:
+            run.order.popleft()
+            outcome = done.get(index)
+            if outcome is None:
+                yield run.decided.pop(index)
+                continue
+            run.report(index, "storing", outcome.chunks, outcome.chunks)
             yield outcome
-        else:
-            yield item
 
 
-def _outcome(item: Prepared, status: Literal["done", "unchanged"]) -> IngestOutcome:
-    return document_outcome(item.document, status, len(item.chunks))
+@dataclass
+class _Run:
+    """One run's bookkeeping, each file keyed by its position in the input."""
+
+    report: FilesProgress
+    order: deque[int] = field(default_factory=deque)  # files not yet yielded, in input order
+    queue: deque[tuple[int, str]] = field(default_factory=deque)  # chunk texts with no vector
+    waiting: dict[int, Chunked] = field(default_factory=dict)  # files waiting for vectors
+    vectors: dict[int, list[Vector]] = field(default_factory=dict)  # their vectors so far
+    decided: dict[int, IngestOutcome] = field(default_factory=dict)  # failed or unchanged
+    written_ids: set[str] = field(default_factory=set)  # the same bytes again: "unchanged"
+    written_names: set[str] = field(default_factory=set)  # the same name again: keep both
+
+    def for_file(self, index: int) -> ProgressCallback:
+        return lambda stage, done, total: self.report(index, stage, done, total)
+
+    def add(self, index: int, prepared: Chunked | IngestOutcome) -> None:
+        self.order.append(index)
+        if isinstance(prepared, IngestOutcome):
+            self.decided[index] = prepared
+            return
+        self.waiting[index] = prepared
+        self.vectors[index] = []
+        self.queue.extend((index, chunk.text) for chunk in prepared.chunks)
+
+    def take(self, size: int) -> list[tuple[int, str]]:
+        return [self.queue.popleft() for _ in range(min(size, len(self.queue)))]
+
+    def add_vectors(self, taken: list[tuple[int, str]], vectors: list[Vector]) -> None:
+        for (index, _), vector in zip(taken, vectors, strict=True):
+            self.vectors[index].append(vector)
+        for index in dict.fromkeys(index for index, _ in taken):
+            total = len(self.waiting[index].chunks)
+            self.report(index, "embedding", len(self.vectors[index]), total)
+
+    def fail(self, taken: list[tuple[int, str]], error: str) -> None:
+        """Fail the files with a chunk in ``taken`` and drop their other queued chunks."""
+        failed = dict.fromkeys(index for index, _ in taken)
+        for index in failed:
+            name = self.waiting.pop(index).file.name
+            del self.vectors[index]
+            self.decided[index] = _failed(name, error)
+        self.queue = deque((index, text) for index, text in self.queue if index not in failed)
+
+    def ready(self) -> list[int]:
+        """The files at the head of the input whose outcome needs no more vectors."""
+        ready: list[int] = []
+        for index in self.order:
+            chunked = self.waiting.get(index)
+            if chunked is not None and len(self.vectors[index]) < len(chunked.chunks):
+                break
+            ready.append(index)
+        return ready
+
+    def complete(self, index: int) -> ToWrite | None:
+        """What to write for a ready file; None when there is nothing to: its outcome was
+        decided already, or this run wrote the same bytes (then it is "unchanged")."""
+        chunked = self.waiting.pop(index, None)
+        if chunked is None:
+            return None
+        vectors = tuple(self.vectors.pop(index))
+        if chunked.document.doc_id in self.written_ids:  # the same bytes twice in one run
+            self.decided[index] = IngestOutcome.of(
+                chunked.document, "unchanged", len(chunked.chunks)
+            )
+            return None
+        self.written_ids.add(chunked.document.doc_id)
+        replaces_older = chunked.file.name not in self.written_names
+        self.written_names.add(chunked.file.name)
+        embedded = Embedded(chunked.file, chunked.document, chunked.chunks, vectors)
+        return ToWrite(embedded, replaces_older=replaces_older)
 
 
-def document_outcome(
-    document: Document, status: Literal["done", "unchanged"], chunks: int
-) -> IngestOutcome:
-    """The outcome of a file that loaded: written now, or found already indexed."""
-    return IngestOutcome(
-        filename=document.filename,
-        status=status,
-        doc_id=document.doc_id,
-        title=document.title,
-        pages=document.pages,
-        chunks=chunks,
-    )
+def _failed(filename: str, reason: str) -> IngestOutcome:
+    log.warning("ingestion of %s failed: %s", filename, reason)
+    return IngestOutcome.failure(filename, reason)
+
+
+def _silent(index: int, stage: str, done: int, total: int) -> None:
+    return None

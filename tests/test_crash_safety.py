@@ -17,7 +17,9 @@ import pytest
 from ingest.models import SourceFile
 from ingest.recovery import INTERRUPTED
 from search.edge_store import EdgeStore
-from search.store import StoredPoint, chunk_point_id, document_point_id
+from search.points import chunk_point_id, document_point_id
+from search.request import SearchRequest
+from search.store import StoredPoint
 from tests.fake_hf import FakeHuggingFace
 from tests.processes import ServerProcess, child_env
 from web.services import open_services
@@ -167,7 +169,9 @@ def test_a_write_cut_short_is_removed_and_reported_on_the_next_start(
     with open_services(settings, embedder=local_provider) as services:  # type: ignore[arg-type]
         assert [d.filename for d in services.interrupted] == ["cut.txt"]
         assert services.store.count({"doc_id": cut_id, "kind": "chunk"}) == 0
-        results = services.search.search("cocoa shipments delayed by the storm", group=False)
+        results = services.search.search(
+            SearchRequest("cocoa shipments delayed by the storm", group=False)
+        )
         assert {hit.filename for hit in results.results} == {"kept.txt"}
         info = services.store.retrieve([document_point_id(cut_id)])[0].payload
         assert (info["status"], info["error"]) == ("failed", INTERRUPTED)

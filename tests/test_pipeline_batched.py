@@ -1,4 +1,4 @@
-"""The batched ingestion path (`IngestPipeline.ingest_many`, `ingest.batched`) against the real
+"""The batched ingestion path (`IngestPipeline.ingest_many`, `ingest.runner`) against the real
 model and Qdrant Edge: it must store exactly what file-by-file ingestion stores."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.base import EmbeddingProvider
-from ingest.batched import ingest_batched
 from ingest.models import SourceFile
 from tests.fake_hf import FakeHuggingFace
 from web.services import Services, open_services
@@ -102,7 +101,7 @@ def test_slices_across_files_store_the_same_points(tmp_path: Path, local_provide
             services.pipeline.ingest(name, data)
         expected = snapshot(services)
     with services_at(tmp_path / "many", local_provider) as services:
-        outcomes = list(ingest_batched(services.pipeline, sources(FILES), slice_size=3))
+        outcomes = list(services.pipeline.ingest_many(sources(FILES), slice_size=3))
         got = snapshot(services)
     assert [o.status for o in outcomes] == ["done"] * len(FILES)
     assert got == expected
@@ -159,7 +158,7 @@ def test_an_embedding_error_fails_only_the_files_in_that_slice(tmp_path: Path) -
             HF_INFERENCE_BASE_URL=hf.base_url,
         )
         with open_services(settings) as services:
-            outcomes = list(ingest_batched(services.pipeline, sources(files), slice_size=2))
+            outcomes = list(services.pipeline.ingest_many(sources(files), slice_size=2))
             listed = {
                 str(r.payload["filename"]) for r in services.store.scroll({"kind": "document"})
             }

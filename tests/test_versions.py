@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from ingest.models import SourceFile
+from search.request import SearchRequest
 from web.services import open_services
 from web.settings import Settings
 
@@ -32,8 +33,8 @@ def test_a_changed_file_replaces_its_older_version(tmp_path: Path, local_provide
         assert services.store.count({"doc_id": first.doc_id}) == 0
         assert not services.originals.path(first.doc_id, "schedule.md").exists()
         assert services.originals.path(second.doc_id, "schedule.md").exists()
-        old = services.search.search("marker1word", mode="keyword").results
-        new = services.search.search("marker2word", mode="keyword").results
+        old = services.search.search(SearchRequest("marker1word", mode="keyword")).results
+        new = services.search.search(SearchRequest("marker2word", mode="keyword")).results
         assert old == []
         assert [hit.doc_id for hit in new] == [second.doc_id]
         # The same bytes again change nothing.
@@ -75,7 +76,9 @@ def test_a_search_during_the_replacement_always_finds_the_document(
         writer = threading.Thread(target=replace)
         writer.start()
         while not replaced.is_set() or searches == 0:
-            hits = services.search.search("cocoa shipping schedule", mode="keyword", k=3)
+            hits = services.search.search(
+                SearchRequest("cocoa shipping schedule", mode="keyword", k=3)
+            )
             searches += 1
             if not hits.results:
                 misses.append(searches)
