@@ -1,17 +1,29 @@
-"""Errors raised by the embeddings node.
+"""Errors raised by the embeddings node, and the root of every semsearch domain error.
 
 Each names the setting a user should look at; none ever contains the token.
+
+``SemsearchError`` is the one root: ``EmbeddingError`` here, ``ingest.errors.IngestError`` and
+``search.errors.SearchError`` are its domains. It lives in this package because this is the
+bottom layer, the one every other package may import. No error carries an HTTP status: the web
+edge (``web.errors``) maps each class to one.
 """
 
 from __future__ import annotations
 
 
-class EmbeddingError(Exception):
+class SemsearchError(Exception):
+    """The root of the domain errors; ``message`` is what a user is shown."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class EmbeddingError(SemsearchError):
     """Base class: embedding failed, and retrying as-is will not help."""
 
     def __init__(self, message: str, *, setting: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.setting = setting
 
 

@@ -64,8 +64,10 @@ _M = TypeVar("_M", bound=BaseModel)
 MAX_CHAR_MULTIPLIER = 250
 
 
-class TEIError(Exception):
-    """An error answered in TEI's shape; ``status`` comes from the type unless given."""
+class _TEIRefusal(Exception):
+    """An answer of this HTTP server in TEI's error shape, raised and caught in this module;
+    ``status`` comes from the type unless given. Not a domain error: the statuses are TEI's wire
+    format, which this server speaks."""
 
     def __init__(self, message: str, error_type: ErrorType, status: int | None = None) -> None:
         super().__init__(message)
@@ -133,9 +135,9 @@ def create_embeddings_app(
     def check_texts(texts: list[str], truncate: bool) -> tuple[list[str], int]:
         """TEI's checks, in its order; returns the texts to embed and their token count."""
         if not texts:
-            raise TEIError("`inputs` cannot be empty", "Empty")
+            raise _TEIRefusal("`inputs` cannot be empty", "Empty")
         if len(texts) > max_client_batch_size:
-            raise TEIError(
+            raise _TEIRefusal(
                 f"batch size {len(texts)} > maximum allowed batch size {max_client_batch_size}",
                 "Validation",
             )
@@ -143,10 +145,10 @@ def create_embeddings_app(
         checked: list[str] = []
         for text in texts:
             if not text:
-                raise TEIError("Input validation error: `inputs` cannot be empty", "Empty")
+                raise _TEIRefusal("Input validation error: `inputs` cannot be empty", "Empty")
             if len(text) > char_limit:
                 if not truncate:
-                    raise TEIError(
+                    raise _TEIRefusal(
                         f"Input validation error: `inputs` must have less than {char_limit} "
                         f"characters. Given: {len(text)}",
                         "Validation",
@@ -158,7 +160,7 @@ def create_embeddings_app(
         counts = count_tokens(checked)
         for count in counts:
             if count > max_input_length and not truncate:
-                raise TEIError(
+                raise _TEIRefusal(
                     f"Input validation error: `inputs` must have less than {max_input_length} "
                     f"tokens. Given: {count}",
                     "Validation",
@@ -176,10 +178,10 @@ def create_embeddings_app(
             try:
                 vectors = await anyio.to_thread.run_sync(embed, checked)
             except EmbeddingError as exc:
-                raise TEIError(f"Backend error: {exc.message}", "Backend") from exc
+                raise _TEIRefusal(f"Backend error: {exc.message}", "Backend") from exc
             except Exception as exc:  # any provider failure is the backend's, as in TEI
                 log.exception("embeddings server: the provider failed")
-                raise TEIError(f"Backend error: {type(exc).__name__}: {exc}", "Backend") from exc
+                raise _TEIRefusal(f"Backend error: {type(exc).__name__}: {exc}", "Backend") from exc
         took = str(round((time.perf_counter() - started) * 1000))
         headers = {
             "x-compute-characters": str(sum(len(t) for t in checked)),
@@ -195,7 +197,7 @@ def create_embeddings_app(
             texts = [req.inputs] if isinstance(req.inputs, str) else req.inputs
             truncate = auto_truncate if req.truncate is None else req.truncate
             vectors, headers = await embed_texts(texts, truncate, req.prompt_name)
-        except TEIError as exc:
+        except _TEIRefusal as exc:
             return _json({"error": exc.message, "error_type": exc.error_type}, exc.status)
         except _Rejected as exc:
             return exc.response
@@ -206,7 +208,7 @@ def create_embeddings_app(
             req = await _parse(request, OpenAIRequest, payload_limit)
             texts = [req.input] if isinstance(req.input, str) else req.input
             vectors, headers = await embed_texts(texts, auto_truncate, None)
-        except TEIError as exc:
+        except _TEIRefusal as exc:
             body = {"message": exc.message, "code": exc.status, "type": exc.error_type}
             return _json(body, exc.status)
         except _Rejected as exc:
@@ -257,7 +259,7 @@ class _ServerState:
     def slot(self) -> Iterator[None]:
         # Only the event loop thread touches the counter, so no lock is needed.
         if self.in_flight >= self.limit:
-            raise TEIError("Model is overloaded", "Overloaded")
+            raise _TEIRefusal("Model is overloaded", "Overloaded")
         self.in_flight += 1
         try:
             yield
@@ -301,7 +303,7 @@ def _embedder(
         return lambda texts: provider.embed_documents(texts)
     if prompt_name == "query":
         return lambda texts: [provider.embed_query(text) for text in texts]
-    raise TEIError(
+    raise _TEIRefusal(
         f"Input validation error: `default-prompt-name` is set to `{prompt_name}` but it was "
         'not found in the Sentence Transformers prompts. Available prompts: ["query", '
         '"document"]',

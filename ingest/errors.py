@@ -1,9 +1,15 @@
-"""Why a file could not be ingested. Every message names the file and the cause."""
+"""Why a file could not be ingested. Every message names the file and the cause.
+
+The classes say what went wrong, never how to answer it: ``web.errors`` maps each to an HTTP
+status (an empty file 400, a too large one 413, an unsupported one 415, a parse failure 422).
+"""
 
 from __future__ import annotations
 
+from embeddings.errors import SemsearchError
 
-class IngestError(Exception):
+
+class IngestError(SemsearchError):
     """Base class; ``filename`` is always set so a user knows which file failed."""
 
     def __init__(self, filename: str, reason: str) -> None:
@@ -13,23 +19,20 @@ class IngestError(Exception):
 
 
 class RejectedFileError(IngestError):
-    """Judged at once, before any work: empty, unsupported type, too large. A 4xx at the API."""
+    """Judged at once, before any work, from the name, the size and the first bytes."""
 
-    def __init__(self, filename: str, reason: str, *, status: int = 400) -> None:
-        super().__init__(filename, reason)
-        self.status = status
+
+class EmptyFileError(RejectedFileError):
+    """The file has no bytes."""
+
+
+class FileTooLargeError(RejectedFileError):
+    """The file is over the upload limit."""
+
+
+class UnsupportedFileError(RejectedFileError):
+    """A type semsearch does not read, or content that does not match its extension."""
 
 
 class DocumentParseError(IngestError):
     """Shows only while parsing: corrupt, encrypted, no extractable text. Fails that file's job."""
-
-
-class InvalidLabelsError(ValueError):
-    """Tags or metadata a user gave (upload form, API field, CLI option, search filter) break a
-    rule of ``ingest.labels``; ``problems`` lists each one, so a user can fix them all at once.
-    Not an ``IngestError``: it is about the request, not a file. A 422 at the API."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        self.message = "invalid labels: " + "; ".join(problems)
-        super().__init__(self.message)

@@ -15,7 +15,12 @@ from collections.abc import Callable
 
 from ingest.csv_format import load_csv
 from ingest.docx_format import load_docx
-from ingest.errors import DocumentParseError, RejectedFileError
+from ingest.errors import (
+    DocumentParseError,
+    EmptyFileError,
+    FileTooLargeError,
+    UnsupportedFileError,
+)
 from ingest.extracted import Extracted
 from ingest.html_format import load_html
 from ingest.markdown_format import load_markdown
@@ -23,6 +28,7 @@ from ingest.models import Document
 from ingest.pdf import load_pdf
 from ingest.text_format import load_text
 from ingest.text_sniff import binary_reason
+from search.file_types import DOCX_MIME, MIME_TYPES, SUPPORTED_EXTENSIONS, extension
 
 PDF_MAGIC = b"%PDF-"
 # The PDF spec tolerates a little junk before the header, and so do readers; so do we.
@@ -31,19 +37,6 @@ PDF_MAGIC_WINDOW = 1024
 ZIP_MAGIC = b"PK\x03\x04"
 # Word 97-2003 .doc files (OLE compound documents), often renamed to .docx by hand.
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-MIME_TYPES: dict[str, str] = {
-    ".pdf": "application/pdf",
-    ".txt": "text/plain",
-    ".md": "text/markdown",
-    ".markdown": "text/markdown",
-    ".html": "text/html",
-    ".htm": "text/html",
-    ".docx": DOCX_MIME,
-    ".csv": "text/csv",
-}
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(MIME_TYPES)
 
 _LOADERS: dict[str, Callable[[str, bytes], Extracted]] = {
     "application/pdf": load_pdf,
@@ -58,50 +51,41 @@ FALLBACK_FILENAME = "upload"
 MAX_FILENAME_CHARS = 200
 
 
-def extension(filename: str) -> str:
-    """The lower-cased extension with its dot ('' when there is none), after any folders."""
-    _, ext = posixpath.splitext(posixpath.basename(filename.replace("\\", "/")))
-    return ext.lower()
-
-
 def check_upload(filename: str, size: int, head: bytes, *, max_bytes: int) -> None:
-    """Reject what can be judged before parsing; raises ``RejectedFileError`` with its status.
-
-    400 empty file, 413 over ``max_bytes``, 415 unsupported type or content that does not match
-    the extension. ``head`` is the first few KB of the file.
+    """Reject what can be judged before parsing, raising a ``RejectedFileError`` that says why:
+    ``EmptyFileError``, ``FileTooLargeError`` (over ``max_bytes``) or ``UnsupportedFileError``
+    (a type semsearch does not read, or content that does not match the extension). ``head`` is
+    the first few KB of the file.
     """
     if size <= 0:
-        raise RejectedFileError(filename, "the file is empty", status=400)
+        raise EmptyFileError(filename, "the file is empty")
     if size > max_bytes:
-        raise RejectedFileError(
+        raise FileTooLargeError(
             filename,
             f"the file is {_megabytes(size)} MB, over the {_megabytes(max_bytes)} MB upload limit"
             " (set SEMSEARCH_MAX_UPLOAD_MB to change it)",
-            status=413,
         )
     ext = extension(filename)
     if ext not in SUPPORTED_EXTENSIONS:
         what = f"'{ext}' files are" if ext else "files without an extension are"
         supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
-        raise RejectedFileError(
-            filename, f"unsupported file type: {what} not supported (use {supported})", status=415
+        raise UnsupportedFileError(
+            filename, f"unsupported file type: {what} not supported (use {supported})"
         )
     if ext == ".pdf":
         if PDF_MAGIC not in head[:PDF_MAGIC_WINDOW]:
-            raise RejectedFileError(
-                filename, "not a PDF: the content does not start with %PDF-", status=415
-            )
+            raise UnsupportedFileError(filename, "not a PDF: the content does not start with %PDF-")
         return
     if ext == ".docx":
         if not head.startswith(ZIP_MAGIC):
             why = "not a DOCX: the content is not a ZIP archive, which every DOCX is"
             if head.startswith(OLE_MAGIC):
                 why += " (it looks like an old .doc file: save it as .docx in Word)"
-            raise RejectedFileError(filename, why, status=415)
+            raise UnsupportedFileError(filename, why)
         return
     reason = binary_reason(head)
     if reason is not None:
-        raise RejectedFileError(filename, reason, status=415)
+        raise UnsupportedFileError(filename, reason)
 
 
 def safe_filename(name: str) -> str:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from embeddings.errors import SemsearchError
 
-class SearchError(Exception):
-    """Base class for errors in the store and the query path."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class SearchError(SemsearchError):
+    """Base class for errors in the store, the query path and the filter vocabulary."""
 
 
 class StoreUnavailableError(SearchError):
@@ -21,3 +19,17 @@ class ModelMismatchError(SearchError):
 
 class DocumentNotFoundError(SearchError):
     """No document with that id in the collection."""
+
+
+class InvalidFilterError(SearchError):
+    """A search filter names something that does not exist (an unknown file type)."""
+
+
+class InvalidLabelsError(SearchError):
+    """Tags or metadata a user gave (upload form, API field, CLI option, search filter) break a
+    rule of ``search.labels``; ``problems`` lists each one, so a user can fix them all at once.
+    It is about the request, not a file or the store."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid labels: " + "; ".join(problems))
+        self.problems = problems

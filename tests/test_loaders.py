@@ -11,7 +11,9 @@ from pypdf import PdfReader, PdfWriter
 
 from ingest import pdf as pdf_module
 from ingest.errors import DocumentParseError, RejectedFileError
-from ingest.loaders import SUPPORTED_EXTENSIONS, check_upload, load_document, safe_filename
+from ingest.loaders import check_upload, load_document, safe_filename
+from search.file_types import SUPPORTED_EXTENSIONS
+from web.errors import http_status
 
 MB = 1024 * 1024
 
@@ -254,7 +256,7 @@ def _status(filename: str, data: bytes, max_bytes: int = MB) -> int:
     with pytest.raises(RejectedFileError) as caught:
         check_upload(filename, len(data), data[:4096], max_bytes=max_bytes)
     assert caught.value.filename == filename
-    return caught.value.status
+    return http_status(caught.value)
 
 
 def test_check_upload_accepts_good_files(eval_pdfs: Path) -> None:
@@ -274,7 +276,7 @@ def test_check_upload_rejects_empty_large_and_unsupported() -> None:
     assert _status("empty.txt", b"") == 400
     with pytest.raises(RejectedFileError) as caught:
         check_upload("big.txt", 3 * MB, b"text", max_bytes=2 * MB)
-    assert caught.value.status == 413
+    assert http_status(caught.value) == 413
     assert "2 MB" in caught.value.reason
     assert "SEMSEARCH_MAX_UPLOAD_MB" in caught.value.reason
     assert _status("setup.exe", b"MZ\x90\x00") == 415
@@ -289,7 +291,7 @@ def test_check_upload_judges_content_not_only_the_extension() -> None:
         check_upload("x.html", 9, b"abc\x00defg", max_bytes=MB)
     with pytest.raises(RejectedFileError, match="not a PDF") as caught:
         check_upload("paper.pdf", 11, b"hello world", max_bytes=MB)
-    assert caught.value.status == 415
+    assert http_status(caught.value) == 415
 
 
 # --- safe_filename ---------------------------------------------------------------------------

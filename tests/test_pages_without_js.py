@@ -75,3 +75,26 @@ def test_delete_asks_first_then_deletes(client: TestClient, docs: dict[str, str]
     assert done.status_code == 303 and done.headers["location"] == "/documents"
     assert client.get(f"/api/documents/{doc_id}").status_code == 404
     assert rows(client.get("/documents").text) == ["beta.md"]
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_a_browser_gets_errors_as_a_page_and_the_api_as_json(client: TestClient) -> None:
+    """A page request that fails (an unknown document, a bad query parameter) is answered with
+    an HTML page saying why, at the same status; the API keeps its one JSON error shape."""
+    headers = {"Accept": BROWSER_ACCEPT}
+    missing = client.post("/documents/nope/delete", data={"confirm": ""}, headers=headers)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "no document with id &#39;nope&#39;" in missing.text
+    assert '<nav aria-label="Main">' in missing.text
+    bad_sort = client.get("/documents", params={"sort": "colour"}, headers=headers)
+    assert bad_sort.status_code == 422
+    assert bad_sort.headers["content-type"].startswith("text/html")
+    assert "sort" in bad_sort.text
+    api = client.get("/api/documents/nope", headers=headers)
+    assert api.status_code == 404
+    assert api.json()["error"]["code"] == "document_not_found"
+    script = client.post("/documents/nope/delete", data={"confirm": ""})  # Accept: */*
+    assert script.status_code == 404 and script.json()["error"]["status"] == 404

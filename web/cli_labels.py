@@ -1,7 +1,7 @@
 """The CLI's ``--tag`` and ``--meta`` options, shared by `semsearch ingest` and `semsearch search`.
 
 Kept out of ``web.cli`` so that the command module stays short. The values go through
-``ingest.labels`` exactly as the API's form fields do; a bad one is one clear line and exit 2
+``search.labels`` exactly as the API's form fields do; a bad one is one clear line and exit 2
 (a usage error, like a bad ``--mode``), before any file is read or the model is loaded.
 """
 
@@ -13,9 +13,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ingest.errors import InvalidLabelsError
-from ingest.labels import build_labels
-from ingest.models import Labels
+from search.errors import InvalidLabelsError
+from search.labels import Labels, build_labels
 
 TagOption = Annotated[
     list[str] | None,

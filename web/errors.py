@@ -1,6 +1,9 @@
-"""One error shape for every route: ``{"error": {"status", "code", "message"}}``.
+"""Errors at the edge: one JSON shape for the API, an HTML page for the pages.
 
-Packages raise domain errors; only here do they become HTTP statuses.
+Packages raise domain errors (one tree, rooted at ``embeddings.errors.SemsearchError``); only
+here do they become HTTP statuses. An ``/api`` request (and a page's own script) gets
+``{"error": {"status", "code", "message"}}``; a browser asking for a page gets the same status
+with a page that says what went wrong (``is_page_request``).
 """
 
 from __future__ import annotations
@@ -11,31 +14,45 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from embeddings.errors import EmbeddingConfigError, EmbeddingError
-from ingest.errors import IngestError, InvalidLabelsError, RejectedFileError
+from embeddings.errors import EmbeddingConfigError, EmbeddingError, SemsearchError
+from ingest.errors import (
+    EmptyFileError,
+    FileTooLargeError,
+    IngestError,
+    RejectedFileError,
+    UnsupportedFileError,
+)
 from search.errors import (
     DocumentNotFoundError,
+    InvalidFilterError,
+    InvalidLabelsError,
     ModelMismatchError,
     SearchError,
     StoreUnavailableError,
 )
+from web.templating import templates
 
 log = logging.getLogger("semsearch")
 
 # Domain error → (HTTP status, code). The first matching class wins, so subclasses come first.
-_DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
+_DOMAIN_ERRORS: list[tuple[type[SemsearchError], int, str]] = [
     (DocumentNotFoundError, 404, "document_not_found"),
     (ModelMismatchError, 409, "embedding_model_mismatch"),
     (StoreUnavailableError, 503, "store_unavailable"),
+    (InvalidLabelsError, 422, "invalid_labels"),
+    (InvalidFilterError, 422, "invalid_filters"),
     (SearchError, 500, "search_failed"),
     (EmbeddingConfigError, 503, "embeddings_misconfigured"),
     (EmbeddingError, 502, "embeddings_failed"),
+    (EmptyFileError, 400, "file_rejected"),
+    (FileTooLargeError, 413, "file_rejected"),
+    (UnsupportedFileError, 415, "file_rejected"),
+    (RejectedFileError, 400, "file_rejected"),
     (IngestError, 422, "ingest_failed"),
-    (InvalidLabelsError, 422, "invalid_labels"),
 ]
 
 
@@ -90,50 +107,83 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
 
 
 def domain_error_status(error: Exception) -> tuple[int, str]:
-    if isinstance(error, RejectedFileError):
-        return error.status, "file_rejected"
+    """The HTTP status and error code of a domain error (500 for anything else)."""
     for kind, status, code in _DOMAIN_ERRORS:
         if isinstance(error, kind):
             return status, code
     return 500, "internal_error"
 
 
+def http_status(error: Exception) -> int:
+    """The HTTP status a domain error is answered with (``domain_error_status``'s first half)."""
+    return domain_error_status(error)[0]
+
+
+def is_page_request(request: Request) -> bool:
+    """A browser asking for a page: outside ``/api``, and HTML accepted (a navigation or a plain
+    form sends ``Accept: text/html,...``). A page's own script, which fetches with the default
+    ``*/*``, and every ``/api`` call get the JSON shape."""
+    path = request.url.path
+    if path == "/api" or path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _answer(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """The JSON error shape for the API, the error page for a page request."""
+    if not is_page_request(request):
+        return JSONResponse(
+            error_body(status, code, message, **extra), status_code=status, headers=headers
+        )
+    context = {"status": status, "phrase": HTTPStatus(status).phrase, "message": message}
+    try:
+        return templates.TemplateResponse(
+            request, "error.html", {**context, "page": "error"}, status_code=status, headers=headers
+        )
+    except Exception:  # the page itself failed to render: say it plainly rather than not at all
+        log.exception("the error page for %s failed to render", request.url.path)
+        return PlainTextResponse(f"{status} {context['phrase']}: {message}", status, headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
+    async def on_domain_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, SemsearchError)
         status, code = domain_error_status(error)
-        message = getattr(error, "message", None) or str(error)
         extra: dict[str, Any] = {}
         if isinstance(error, IngestError):
             extra["filename"] = error.filename
         elif isinstance(error, InvalidLabelsError):
             extra["problems"] = error.problems
-        return error_response(status, code, message, **extra)
+        return _answer(request, status, code, error.message or str(error), **extra)
 
-    async def on_http_error(request: Request, error: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
         phrase = HTTPStatus(error.status_code).phrase
         code = phrase.lower().replace(" ", "_").replace("-", "_")
         message = error.detail if isinstance(error.detail, str) else phrase
-        return JSONResponse(
-            error_body(error.status_code, code, message),
-            status_code=error.status_code,
-            headers=getattr(error, "headers", None),
-        )
+        headers = getattr(error, "headers", None)
+        return _answer(request, error.status_code, code, message, headers)
 
-    async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
+    async def on_validation_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
         problems = [
             f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', '')}"
             for e in error.errors()
         ]
-        return error_response(422, "invalid_request", "; ".join(problems) or "invalid request")
+        return _answer(request, 422, "invalid_request", "; ".join(problems) or "invalid request")
 
-    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "internal error; the server log has details")
+        return _answer(request, 500, "internal_error", "internal error; the server log has details")
 
-    for kind in (RejectedFileError, IngestError, InvalidLabelsError, SearchError, EmbeddingError):
-        app.add_exception_handler(kind, on_domain_error)
+    app.add_exception_handler(SemsearchError, on_domain_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_unexpected)
