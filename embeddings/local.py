@@ -22,7 +22,6 @@ from embeddings.base import Vector
 from embeddings.errors import EmbeddingConfigError
 from embeddings.onnx_int8 import ONNX_INT8_RECIPE, OnnxInt8Encoder
 from embeddings.onnx_query import AGREEMENT, PROBE, OnnxQueryEncoder
-from embeddings.prompts import resolve_prompts
 from embeddings.settings import (
     DEFAULT_MODEL,
     LOCAL_BACKENDS,
@@ -95,7 +94,7 @@ class LocalProvider:
             )
         self._dimension = int(self._embedding_dimension(self._model))
         self._query_onnx: OnnxQueryEncoder | None = None
-        resolved = resolve_prompts(settings.model, settings.query_prompt, settings.document_prompt)
+        resolved = settings.prompts()
         own: dict[str, str] = dict(getattr(self._model, "prompts", None) or {})
         own_document = next((own[k] for k in ("document", "passage", "corpus") if k in own), None)
         #: None: let sentence-transformers use the model's own prompt; else this text.

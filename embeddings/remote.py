@@ -35,7 +35,6 @@ from embeddings.errors import (
     EmbeddingError,
     EmbeddingServiceError,
 )
-from embeddings.prompts import resolve_prompts
 from embeddings.request import Sender, TooLarge, TooLong
 from embeddings.retry import RetryPolicy
 from embeddings.settings import EmbeddingSettings, require_http_url
@@ -78,9 +77,7 @@ class RemoteProvider:
         self.openai = openai
         self.batch_size = max(1, settings.batch_size)
         self.retry = retry or RetryPolicy()
-        self.prompts = resolve_prompts(
-            settings.model, settings.query_prompt, settings.document_prompt
-        )
+        self.prompts = settings.prompts()
         self._token = settings.token.get_secret_value().strip()
         self._timeout = httpx.Timeout(
             connect=settings.connect_timeout_s,

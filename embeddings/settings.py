@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from pydantic import SecretStr
 
 from embeddings.errors import EmbeddingConfigError
+from embeddings.prompts import Prompts, resolve_prompts
 
 ProviderName = Literal["local", "hf-inference", "endpoint"]
 PROVIDERS: tuple[ProviderName, ...] = ("local", "hf-inference", "endpoint")
@@ -47,6 +48,11 @@ class EmbeddingSettings:
     local_query_backend: str = "onnx"
     #: Folder for the local provider's one-time exports; blank: ``~/.cache/semsearch``.
     local_cache_dir: str = ""
+
+    def prompts(self) -> Prompts:
+        """The prompts these settings put in force (``embeddings.prompts``): the one place the
+        blank / ``none`` / literal rule is applied, for the providers and the settings page."""
+        return resolve_prompts(self.model, self.query_prompt, self.document_prompt)
 
 
 def resolve_provider(settings: EmbeddingSettings) -> tuple[ProviderName, str]:

@@ -19,13 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from embeddings.check import check_connection
-from embeddings.errors import EmbeddingError
-from ingest.loaders import SUPPORTED_EXTENSIONS
-from ingest.models import SourceFile
-from ingest.pipeline import IngestOutcome
-from search.catalog import list_documents
-from search.clustering import LEVELS, cluster_documents
-from search.errors import SearchError
+from embeddings.errors import EmbeddingError, SemsearchError
+from ingest.models import IngestOutcome, SourceFile
+from search.clustering import LEVELS
+from search.file_types import SUPPORTED_EXTENSIONS
 from search.results import DocumentList
 from search.store import compact
 from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit
@@ -48,7 +45,7 @@ def _services() -> Iterator[Services]:
     try:
         with open_services(Settings()) as services:
             yield services
-    except (SearchError, EmbeddingError) as error:
+    except SemsearchError as error:
         err.print(f"[red]error:[/red] {error.message}", highlight=False)
         raise typer.Exit(2) from None
 
@@ -193,7 +190,7 @@ def documents(
 ) -> None:
     """List the documents."""
     with _services() as services:
-        listing = DocumentList(documents=list_documents(services.store))
+        listing = DocumentList(documents=services.catalog.documents())
     if as_json:
         _print_json(listing)
         return
@@ -220,7 +217,7 @@ def delete(
 ) -> None:
     """Delete a document, its chunks and its stored original."""
     with _services() as services:
-        matches = [d.doc_id for d in list_documents(services.store) if d.doc_id.startswith(doc_id)]
+        matches = [d.doc_id for d in services.catalog.documents() if d.doc_id.startswith(doc_id)]
         if len(matches) != 1:
             problem = "no document" if not matches else f"{len(matches)} documents"
             err.print(f"[red]error:[/red] {problem} with an id starting with {doc_id!r}")
@@ -244,7 +241,7 @@ def clusters(
         err.print(f"[red]error:[/red] --level must be document or chunk, not {level!r}")
         raise typer.Exit(2)
     with _services() as services:
-        result = cluster_documents(services.store, k, level=level)
+        result = services.clusters.clusters(k, level=level)
     if as_json:
         _print_json(result)
         return

@@ -35,7 +35,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from web.deps import ServicesDep
+from web.deps import SettingsDep
 from web.guard import (
     SESSION_PROOF,
     SESSION_PROOF_HEADER,
@@ -176,11 +176,11 @@ async def _to_login(scope: Scope, send: Send, path: str) -> None:
 
 
 def require_csrf(
-    request: Request, services: ServicesDep, csrf_token: Annotated[str, Form()] = ""
+    request: Request, settings: SettingsDep, csrf_token: Annotated[str, Form()] = ""
 ) -> None:
     """Every page POST route depends on this: with a key set, the form's ``csrf_token`` (or the
     ``X-CSRF-Token`` header) must be the session's token. Without a key it checks nothing."""
-    if not services.settings.api_key.get_secret_value():
+    if not settings.api_key.get_secret_value():
         return
     expected = str(request.scope.get(CSRF_SCOPE_KEY, ""))
     given = csrf_token or request.headers.get(CSRF_HEADER, "")
@@ -224,10 +224,10 @@ def _go(request: Request, target: str) -> RedirectResponse:
 
 @router.get("/login", response_model=None)
 def login_page(
-    request: Request, services: ServicesDep, next: str = "/"
+    request: Request, settings: SettingsDep, next: str = "/"
 ) -> HTMLResponse | RedirectResponse:
     """Without a key, or already logged in, there is nothing to ask: go on to ``next``."""
-    if not services.settings.api_key.get_secret_value() or CSRF_SCOPE_KEY in request.scope:
+    if not settings.api_key.get_secret_value() or CSRF_SCOPE_KEY in request.scope:
         return _go(request, next)
     return _login_page(request, safe_next(next))
 
@@ -235,14 +235,14 @@ def login_page(
 @router.post("/login", response_model=None)
 def login(
     request: Request,
-    services: ServicesDep,
+    settings: SettingsDep,
     key: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
     login_token: Annotated[str, Form()] = "",
 ) -> HTMLResponse | RedirectResponse:
     """Right key: a session cookie and back to the page asked for. Wrong key, or a form not
     loaded from here (no matching login cookie): the form again with why, and no session."""
-    expected = services.settings.api_key.get_secret_value()
+    expected = settings.api_key.get_secret_value()
     if not expected:
         return _go(request, next)
     cookie = _cookie(request.headers, LOGIN_COOKIE)

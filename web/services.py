@@ -1,7 +1,8 @@
 """The long-lived parts of the application, opened once and closed once.
 
 The web app opens them in its lifespan; each CLI command opens them for its own run. Both go
-through `open_services`, so a server and a CLI command are wired identically.
+through `open_services`, so a server and a CLI command are wired identically. Routes never see
+this whole object: ``web.deps`` hands each route only the part it uses.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from embeddings.base import EmbeddingProvider
 from embeddings.cache import VectorCache, with_cache
 from embeddings.factory import build_provider
-from embeddings.prompts import resolve_prompts
-from embeddings.settings import resolve_provider
+from embeddings.prompts import Prompts
+from embeddings.settings import ProviderName, resolve_provider
 from ingest.backfill import backfill_chunk_fields
 from ingest.chunking import load_default_tokenizer
 from ingest.jobs import JobManager
@@ -23,6 +25,7 @@ from ingest.originals import OriginalFiles
 from ingest.pipeline import IngestPipeline
 from ingest.recovery import recover_interrupted
 from ingest.spool import UploadSpool
+from search.catalog import DocumentCatalog
 from search.cluster_cache import ClusterCache
 from search.collection import CollectionGuard
 from search.factory import open_store
@@ -35,20 +38,33 @@ from web.settings import Settings
 log = logging.getLogger("semsearch")
 
 
-@dataclass
+@dataclass(frozen=True)
+class EmbeddingsInUse:
+    """How the embeddings node was configured at start, as the settings page explains it."""
+
+    provider: ProviderName
+    reason: str
+    prompts: Prompts
+    cache: Path | None  # the vector cache's file, or None when EMBEDDINGS_CACHE is off
+
+
+@dataclass(frozen=True)
 class Services:
     settings: Settings
-    store: VectorStore
     embedder: EmbeddingProvider
-    provider_reason: str
-    originals: OriginalFiles
+    embeddings: EmbeddingsInUse
+    catalog: DocumentCatalog
     pipeline: IngestPipeline
     jobs: JobManager
     search: SearchService
-    # Files a killed process left half-written, found and cleaned up on opening.
-    interrupted: list[DocumentInfo]
     # Cluster results, kept until the collection changes.
     clusters: ClusterCache
+    originals: OriginalFiles
+    # Files a killed process left half-written, found and cleaned up on opening.
+    interrupted: list[DocumentInfo]
+    # For what runs beside the routes (compaction and warm-up at start, the CLI's compaction);
+    # routes go through the parts above.
+    store: VectorStore
 
 
 @contextmanager
@@ -77,14 +93,15 @@ def open_services(
             embedder = build_provider(embedding_settings)
             stack.callback(embedder.close)
         log.info("embeddings: provider %s (%s), model %s", provider_name, reason, embedder.model_id)
-        prompts = resolve_prompts(
-            embedding_settings.model,
-            embedding_settings.query_prompt,
-            embedding_settings.document_prompt,
+        in_use = EmbeddingsInUse(
+            provider=provider_name,
+            reason=reason,
+            prompts=embedding_settings.prompts(),
+            cache=settings.embeddings_cache_path if settings.embeddings_cache else None,
         )
-        log.info("embeddings: prompts: %s", prompts.describe())
-        if settings.embeddings_cache:
-            cache = VectorCache(settings.embeddings_cache_path)
+        log.info("embeddings: prompts: %s", in_use.prompts.describe())
+        if in_use.cache is not None:
+            cache = VectorCache(in_use.cache)
             stack.callback(cache.close)
             embedder = with_cache(embedder, cache)
             log.info("embeddings: vector cache %s", cache.path)
@@ -107,13 +124,14 @@ def open_services(
         stack.callback(jobs.shutdown)
         yield Services(
             settings=settings,
-            store=store,
             embedder=embedder,
-            provider_reason=reason,
-            originals=originals,
+            embeddings=in_use,
+            catalog=DocumentCatalog(store),
             pipeline=pipeline,
             jobs=jobs,
             search=SearchService(store, embedder, sparse, guard),
+            clusters=ClusterCache(store),
+            originals=originals,
             interrupted=interrupted,
-            clusters=ClusterCache(),
+            store=store,
         )

@@ -8,10 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from search.catalog import list_documents
 from search.clustering import Level
 from search.results import ClusterResponse
-from web.deps import ServicesDep, require_api_key
+from web.deps import CatalogDep, ClustersDep, require_api_key
 from web.templating import templates
 
 api = APIRouter(prefix="/api", tags=["clusters"], dependencies=[Depends(require_api_key)])
@@ -27,22 +26,23 @@ def _k(value: str) -> int | None:
 
 @api.get("/clusters", response_model=ClusterResponse)
 def clusters(
-    services: ServicesDep,
+    cache: ClustersDep,
     k: str = Query("auto", pattern=K_PATTERN, description="'auto' or a number of clusters (1-99)"),
     level: Level = Query("document", description=LEVEL_HELP),
 ) -> ClusterResponse:
-    return services.clusters.clusters(services.store, _k(k), level=level)
+    return cache.clusters(_k(k), level=level)
 
 
 @pages.get("/clusters", response_class=HTMLResponse)
 def clusters_page(
     request: Request,
-    services: ServicesDep,
+    cache: ClustersDep,
+    catalog: CatalogDep,
     k: str = Query("auto", pattern=K_PATTERN),
     level: Level = Query("document"),
 ) -> HTMLResponse:
-    result = services.clusters.clusters(services.store, _k(k), level=level)
-    names = {d.doc_id: d.title or d.filename for d in list_documents(services.store)}
+    result = cache.clusters(_k(k), level=level)
+    names = {d.doc_id: d.title or d.filename for d in catalog.documents()}
     return templates.TemplateResponse(
         request,
         "clusters.html",

@@ -9,18 +9,27 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
-from ingest.errors import InvalidLabelsError, RejectedFileError
-from ingest.jobs import JobInfo
-from ingest.labels import build_labels, parse_tags
-from ingest.models import Labels, SourceFile
-from search.catalog import get_document, list_documents
-from search.errors import DocumentNotFoundError
+from ingest.errors import RejectedFileError
+from ingest.jobs import JobInfo, JobManager
+from ingest.models import SourceFile
+from ingest.pipeline import IngestPipeline
+from search.catalog import DocumentCatalog
+from search.errors import DocumentNotFoundError, InvalidLabelsError
+from search.labels import Labels, build_labels, parse_tags
 from search.results import DocumentInfo, DocumentList, SearchResponse
-from web.deps import ServicesDep, require_api_key
-from web.errors import UPLOAD_ERROR_RESPONSES, error_response
+from web.deps import (
+    CatalogDep,
+    JobsDep,
+    OriginalsDep,
+    PipelineDep,
+    SearchDep,
+    SettingsDep,
+    require_api_key,
+)
+from web.errors import UPLOAD_ERROR_RESPONSES, error_response, http_status
 from web.listing import Order, SortKey, filter_and_sort, header_links
 from web.login import require_csrf
-from web.services import Services
+from web.settings import Settings
 from web.templating import templates
 
 api = APIRouter(prefix="/api", tags=["documents"], dependencies=[Depends(require_api_key)])
@@ -51,21 +60,28 @@ class UploadResponse(BaseModel):
     rejected: list[RejectedFile]
 
 
-async def _accept(services: Services, files: list[UploadFile], labels: Labels) -> UploadResponse:
-    """Judge each file at once; queue a job for each good one. One bad file never stops the rest."""
-    limit = services.settings.max_upload_bytes
+async def _accept(
+    pipeline: IngestPipeline,
+    jobs: JobManager,
+    limit: int,
+    files: list[UploadFile],
+    labels: Labels,
+) -> UploadResponse:
+    """Judge each file at once; queue a job for each good one. One bad file never stops the rest.
+    ``limit``: the upload limit in bytes."""
     result = UploadResponse(jobs=[], rejected=[])
     for upload in files[:MAX_FILES_PER_REQUEST]:
         # Read one byte past the limit: enough to know a file is too large.
         data = await upload.read(limit + 1)
         try:
-            name = services.pipeline.check(upload.filename or "upload", data)
+            checked = pipeline.accept(SourceFile(upload.filename or "upload", data, labels))
         except RejectedFileError as error:
             result.rejected.append(
-                RejectedFile(filename=error.filename, status=error.status, message=str(error))
+                RejectedFile(filename=error.filename, status=http_status(error), message=str(error))
             )
             continue
-        result.jobs.append(services.jobs.submit(SourceFile(name, data, labels)))
+        # Judged once: the job, the upload spool and the run keep this verdict.
+        result.jobs.append(jobs.submit(checked))
     return result
 
 
@@ -79,7 +95,9 @@ async def _accept(services: Services, files: list[UploadFile], labels: Labels) -
     responses=UPLOAD_ERROR_RESPONSES,
 )
 async def upload_documents(
-    services: ServicesDep,
+    pipeline: PipelineDep,
+    jobs: JobsDep,
+    settings: SettingsDep,
     files: Annotated[list[UploadFile], File(description="One or many files")],
     tags: Annotated[list[str] | None, Form(description=TAGS_HELP)] = None,
     metadata: Annotated[list[str] | None, Form(description=METADATA_HELP)] = None,
@@ -94,7 +112,7 @@ async def upload_documents(
             413, "too_many_files", f"at most {MAX_FILES_PER_REQUEST} files per request"
         )
     labels = build_labels(tags=tags or (), metadata_entries=metadata or ())
-    result = await _accept(services, files, labels)
+    result = await _accept(pipeline, jobs, settings.max_upload_bytes, files, labels)
     if result.jobs or not result.rejected:
         return result
     first = result.rejected[0]
@@ -112,12 +130,14 @@ async def upload_documents(
     )
 
 
-def _all_documents(services: Services, tags: Sequence[str] = ()) -> list[DocumentInfo]:
+def _all_documents(
+    catalog: DocumentCatalog, jobs: JobManager, tags: Sequence[str] = ()
+) -> list[DocumentInfo]:
     """Stored documents, plus files this process is still working on or failed to ingest.
 
     With ``tags``, only stored documents with any of them (files not yet stored have none)."""
     wanted = set(parse_tags(tags))
-    stored = list_documents(services.store)
+    stored = catalog.documents()
     if wanted:
         return [d for d in stored if wanted.intersection(d.tags)]
     known = {d.doc_id for d in stored}
@@ -132,7 +152,7 @@ def _all_documents(services: Services, tags: Sequence[str] = ()) -> list[Documen
             status=job.status,
             error=job.error,
         )
-        for job in services.jobs.recent()
+        for job in jobs.recent()
         if job.status != "done" and (job.doc_id or job.id) not in known
     ]
     return pending + stored
@@ -140,38 +160,39 @@ def _all_documents(services: Services, tags: Sequence[str] = ()) -> list[Documen
 
 @api.get("/documents", response_model=DocumentList)
 def documents(
-    services: ServicesDep,
+    catalog: CatalogDep,
+    jobs: JobsDep,
     tags: Annotated[
         list[str] | None, Query(description="Only documents with any of these tags")
     ] = None,
 ) -> DocumentList:
-    return DocumentList(documents=_all_documents(services, tags or ()))
+    return DocumentList(documents=_all_documents(catalog, jobs, tags or ()))
 
 
 @api.get("/documents/{doc_id}", response_model=DocumentInfo)
-def document(doc_id: str, services: ServicesDep) -> DocumentInfo:
-    return get_document(services.store, doc_id)
+def document(doc_id: str, catalog: CatalogDep) -> DocumentInfo:
+    return catalog.get(doc_id)
 
 
 @api.get("/documents/{doc_id}/similar", response_model=SearchResponse)
 def similar_documents(
     doc_id: str,
-    services: ServicesDep,
+    search: SearchDep,
     k: Annotated[int, Query(ge=1, le=100, description="How many documents")] = 10,
 ) -> SearchResponse:
     """Documents like this one (their mean vectors), each with its passage nearest to it."""
-    return services.search.similar_documents(doc_id, k=k)
+    return search.similar_documents(doc_id, k=k)
 
 
 @api.delete("/documents/{doc_id}", response_model=DocumentInfo)
-def delete_document(doc_id: str, services: ServicesDep) -> DocumentInfo:
-    return services.pipeline.delete(doc_id)
+def delete_document(doc_id: str, pipeline: PipelineDep) -> DocumentInfo:
+    return pipeline.delete(doc_id)
 
 
 @api.get("/documents/{doc_id}/file", response_class=FileResponse)
-def document_file(doc_id: str, services: ServicesDep) -> FileResponse:
-    info = get_document(services.store, doc_id)
-    path = services.originals.path(doc_id, info.filename)
+def document_file(doc_id: str, catalog: CatalogDep, originals: OriginalsDep) -> FileResponse:
+    info = catalog.get(doc_id)
+    path = originals.path(doc_id, info.filename)
     if not path.is_file():
         raise DocumentNotFoundError(f"the original file of {info.filename!r} is not stored")
     return FileResponse(
@@ -185,7 +206,8 @@ def document_file(doc_id: str, services: ServicesDep) -> FileResponse:
 @pages.get("/documents", response_class=HTMLResponse)
 def documents_page(
     request: Request,
-    services: ServicesDep,
+    catalog: CatalogDep,
+    jobs: JobsDep,
     tags: Annotated[list[str] | None, Query()] = None,
     name: Annotated[str, Query(max_length=200)] = "",
     sort: SortKey | None = None,
@@ -196,11 +218,11 @@ def documents_page(
     ``name``, ``sort`` and ``order`` filter and sort without JavaScript (``web.listing``)."""
     active = {
         job.doc_id or job.id: job
-        for job in reversed(services.jobs.recent())
+        for job in reversed(jobs.recent())
         if job.status in ("queued", "processing")
     }
     shown_tags = list(parse_tags(tags or ()))
-    every = _all_documents(services, tags or ())
+    every = _all_documents(catalog, jobs, tags or ())
     context = {
         "documents": filter_and_sort(every, name=name, sort=sort, order=order),
         "total": len(every),
@@ -217,16 +239,17 @@ def documents_page(
 def delete_document_form(
     request: Request,
     doc_id: str,
-    services: ServicesDep,
+    catalog: CatalogDep,
+    pipeline: PipelineDep,
     confirm: Annotated[str, Form()] = "",
 ) -> RedirectResponse | HTMLResponse:
     """Deletes only once confirmed: the page's script asks in a dialog and sends
     ``confirm=yes``; without JavaScript this answers a page that asks, with its own form."""
     if confirm != "yes":
-        document = get_document(services.store, doc_id)
+        document = catalog.get(doc_id)
         context = {"document": document, "page": "documents"}
         return templates.TemplateResponse(request, "delete.html", context)
-    services.pipeline.delete(doc_id)
+    pipeline.delete(doc_id)
     return RedirectResponse("/documents", status_code=303)
 
 
@@ -245,7 +268,8 @@ RECENT_JOBS_SHOWN = 50
 
 def _upload_page(
     request: Request,
-    services: Services,
+    jobs: JobManager,
+    settings: Settings,
     result: UploadResponse | None,
     status_code: int = 200,
     *,
@@ -256,9 +280,9 @@ def _upload_page(
     upload); ``labels_error``: why they were refused."""
     context = {
         "result": result,
-        "jobs": services.jobs.recent()[:RECENT_JOBS_SHOWN],
+        "jobs": jobs.recent()[:RECENT_JOBS_SHOWN],
         "page": "upload",
-        "max_mb": services.settings.max_upload_mb,
+        "max_mb": settings.max_upload_mb,
         "form": form or {"tags": "", "metadata": ""},
         "labels_error": labels_error,
     }
@@ -266,14 +290,16 @@ def _upload_page(
 
 
 @pages.get("/upload", response_class=HTMLResponse)
-def upload_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    return _upload_page(request, services, None)
+def upload_page(request: Request, jobs: JobsDep, settings: SettingsDep) -> HTMLResponse:
+    return _upload_page(request, jobs, settings, None)
 
 
 @pages.post("/upload", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
 async def upload_form(
     request: Request,
-    services: ServicesDep,
+    pipeline: PipelineDep,
+    jobs: JobsDep,
+    settings: SettingsDep,
     files: Annotated[list[UploadFile], File()],
     tags: Annotated[str, Form()] = "",
     metadata: Annotated[str, Form()] = "",
@@ -283,6 +309,8 @@ async def upload_form(
     try:
         labels = build_labels(tags=[tags], metadata_entries=[metadata])
     except InvalidLabelsError as error:
-        return _upload_page(request, services, None, 422, form=form, labels_error=error.message)
-    result = await _accept(services, files, labels)
-    return _upload_page(request, services, result, 202 if result.jobs else 400, form=form)
+        return _upload_page(
+            request, jobs, settings, None, 422, form=form, labels_error=error.message
+        )
+    result = await _accept(pipeline, jobs, settings.max_upload_bytes, files, labels)
+    return _upload_page(request, jobs, settings, result, 202 if result.jobs else 400, form=form)

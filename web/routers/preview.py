@@ -21,7 +21,7 @@ from ingest.preview import (
     chunking_with,
     preview_file,
 )
-from web.deps import ServicesDep, require_api_key
+from web.deps import SettingsDep, require_api_key
 from web.errors import UPLOAD_ERROR_RESPONSES, error_response
 
 api = APIRouter(prefix="/api", tags=["documents"], dependencies=[Depends(require_api_key)])
@@ -29,7 +29,7 @@ api = APIRouter(prefix="/api", tags=["documents"], dependencies=[Depends(require
 
 @api.post("/documents/preview", response_model=ChunkPreview, responses=UPLOAD_ERROR_RESPONSES)
 async def preview_document(
-    services: ServicesDep,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The file to preview")],
     chunks: Annotated[
         int, Query(ge=1, le=MAX_SHOWN, description="How many of the first chunks to return")
@@ -51,7 +51,6 @@ async def preview_document(
 ) -> ChunkPreview | JSONResponse:
     """The chunks ingesting this file would store (the first ``chunks`` of them), with counts
     and token sizes; nothing is stored."""
-    settings = services.settings
     try:
         chunking = chunking_with(settings.chunking(), chunk_size, chunk_overlap)
     except ValueError as error:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,12 +9,18 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from embeddings.check import ConnectionReport, check_connection
-from embeddings.prompts import resolve_prompts
-from embeddings.settings import resolve_provider
-from search.catalog import list_documents
-from web.deps import ServicesDep, caller_has_api_key, require_api_key
+from search.catalog import DocumentCatalog
+from web.deps import (
+    CatalogDep,
+    EmbedderDep,
+    EmbeddingsInUseDep,
+    SettingsDep,
+    caller_has_api_key,
+    require_api_key,
+)
 from web.login import require_csrf
-from web.services import Services
+from web.services import EmbeddingsInUse
+from web.settings import Settings
 from web.templating import templates
 
 api = APIRouter(prefix="/api", tags=["status"])
@@ -47,35 +52,36 @@ class EmbeddingsConfig(BaseModel):
 
 
 @api.get("/health", response_model=Health)
-def health(request: Request, services: ServicesDep) -> Health:
-    if not caller_has_api_key(request, services):
+def health(
+    request: Request,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    embedder: EmbedderDep,
+) -> Health:
+    if not caller_has_api_key(request, settings):
         return Health(status="ok")
     return Health(
         status="ok",
-        engine=services.store.engine,
-        provider=services.embedder.name,
-        model=services.embedder.model_id,
-        documents=services.store.count({"kind": "document"}),
+        engine=catalog.engine,
+        provider=embedder.name,
+        model=embedder.model_id,
+        documents=catalog.count_documents(),
     )
 
 
-def embeddings_config(services: Services) -> EmbeddingsConfig:
-    settings = services.settings.embeddings()
-    provider, reason = resolve_provider(settings)
-    info = services.store.collection_info()
+def embeddings_config(
+    settings: Settings, in_use: EmbeddingsInUse, dimension: int | None
+) -> EmbeddingsConfig:
+    configured = settings.embeddings()
     return EmbeddingsConfig(
-        provider=provider,
-        reason=reason,
-        model=settings.model,
-        endpoint=settings.endpoint,
-        token=mask(settings.token.get_secret_value()),
-        dimension=info.dimension if info else None,
-        prompts=resolve_prompts(
-            settings.model, settings.query_prompt, settings.document_prompt
-        ).describe(),
-        cache=str(services.settings.embeddings_cache_path)
-        if services.settings.embeddings_cache
-        else "off",
+        provider=in_use.provider,
+        reason=in_use.reason,
+        model=configured.model,
+        endpoint=configured.endpoint,
+        token=mask(configured.token.get_secret_value()),
+        dimension=dimension,
+        prompts=in_use.prompts.describe(),
+        cache=str(in_use.cache) if in_use.cache is not None else "off",
     )
 
 
@@ -89,44 +95,53 @@ def mask(secret: str) -> str:
 @api.get(
     "/settings/embeddings", response_model=EmbeddingsConfig, dependencies=[Depends(require_api_key)]
 )
-def get_embeddings_config(services: ServicesDep) -> EmbeddingsConfig:
-    return embeddings_config(services)
+def get_embeddings_config(
+    settings: SettingsDep, in_use: EmbeddingsInUseDep, catalog: CatalogDep
+) -> EmbeddingsConfig:
+    return embeddings_config(settings, in_use, catalog.stats().dimension)
 
 
 @api.post(
     "/embeddings/check", response_model=ConnectionReport, dependencies=[Depends(require_api_key)]
 )
-def embeddings_check(services: ServicesDep) -> ConnectionReport:
-    return check_connection(services.embedder, services.settings.embeddings())
+def embeddings_check(settings: SettingsDep, embedder: EmbedderDep) -> ConnectionReport:
+    return check_connection(embedder, settings.embeddings())
 
 
-def _settings_context(services: Services) -> dict[str, Any]:
+def _settings_context(
+    settings: Settings, in_use: EmbeddingsInUse, catalog: DocumentCatalog
+) -> dict[str, Any]:
     """The page's statistics come from the store's document points, the single source of truth."""
-    stored = list_documents(services.store)
-    types = Counter(d.mime or "unknown" for d in stored)
+    stats = catalog.stats()
     return {
-        "config": embeddings_config(services),
-        "engine": services.store.engine,
-        "collection": services.settings.collection,
-        "documents": services.store.count({"kind": "document"}),
-        "chunks": services.store.count({"kind": "chunk"}),
-        "stored_bytes": sum(d.bytes for d in stored),
-        "pages": sum(d.pages for d in stored),
-        "types": types.most_common(),
+        "config": embeddings_config(settings, in_use, stats.dimension),
+        "engine": stats.engine,
+        "collection": settings.collection,
+        "documents": stats.documents,
+        "chunks": stats.chunks,
+        "stored_bytes": stats.stored_bytes,
+        "pages": stats.pages,
+        "types": stats.types,
         "page": "settings",
     }
 
 
 @pages.get("/settings", response_class=HTMLResponse)
-def settings_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, "settings.html", {**_settings_context(services), "check": None}
-    )
+def settings_page(
+    request: Request, settings: SettingsDep, in_use: EmbeddingsInUseDep, catalog: CatalogDep
+) -> HTMLResponse:
+    context = _settings_context(settings, in_use, catalog)
+    return templates.TemplateResponse(request, "settings.html", {**context, "check": None})
 
 
 @pages.post("/settings/check", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
-def settings_check(request: Request, services: ServicesDep) -> HTMLResponse:
-    report = check_connection(services.embedder, services.settings.embeddings())
-    return templates.TemplateResponse(
-        request, "settings.html", {**_settings_context(services), "check": report}
-    )
+def settings_check(
+    request: Request,
+    settings: SettingsDep,
+    in_use: EmbeddingsInUseDep,
+    catalog: CatalogDep,
+    embedder: EmbedderDep,
+) -> HTMLResponse:
+    report = check_connection(embedder, settings.embeddings())
+    context = _settings_context(settings, in_use, catalog)
+    return templates.TemplateResponse(request, "settings.html", {**context, "check": report})
