@@ -142,6 +142,7 @@ def main() -> None:
     from embeddings.local import bundled_model_path
     from embeddings.onnx_query import OnnxQueryEncoder
     from embeddings.threaded import serve_in_thread
+    from search.points import CHUNKS_ONLY
     from search.sparse import Bm25Encoder
     from web.app import create_app
     from web.settings import Settings
@@ -191,7 +192,7 @@ def main() -> None:
                     dense=dense,
                     sparse=encoder.embed_query(q),
                     limit=BARE_LIMIT,
-                    where={"kind": "chunk"},
+                    where=CHUNKS_ONLY,
                 )
                 elapsed = (time.perf_counter() - started) * 1000
                 assert hits

@@ -10,10 +10,11 @@ A collection holds points of three kinds (payload ``kind``):
 - ``collection``: one vectorless point recording the embedding model and dimension that filled
   the collection, the revision token, and what was done to it once (compaction, backfills).
 
-Every writer builds points here (``chunk_point``, ``document_point``, ``collection_payload``) and
+Every writer builds points here (``chunk_point``, ``document_point``, ``collection_point``) and
 every reader reads them here (``read_point``, ``document_info``, ``collection_info_of``); a filter
 on a field is built here too (``chunk_filter``, ``chunks_of``...). Adding a payload field is one
-change in this module: its key, its builder argument and its reader field.
+change in this module (its key, its builder argument and its reader field), plus the one call in
+``ingest.stages`` that passes its value.
 """
 
 from __future__ import annotations
@@ -197,15 +198,13 @@ def failed_document(record: PointRecord, error: str) -> StoredPoint:
     return StoredPoint(id=record.id, payload=payload)
 
 
-def collection_payload(info: CollectionInfo, compaction: str | None = None) -> dict[str, Any]:
+def collection_point(info: CollectionInfo, compaction: str | None = None) -> StoredPoint:
+    """The vectorless point recording the model and dimension that fill the collection, and
+    what ``compaction`` its shard was made for (``search.edge_shard``)."""
     payload: dict[str, Any] = {KIND: COLLECTION, MODEL: info.model, DIMENSION: info.dimension}
     if compaction:
         payload[COMPACTION] = compaction
-    return payload
-
-
-def collection_point(info: CollectionInfo, compaction: str | None = None) -> StoredPoint:
-    return StoredPoint(id=COLLECTION_POINT_ID, payload=collection_payload(info, compaction))
+    return StoredPoint(id=COLLECTION_POINT_ID, payload=payload)
 
 
 def with_revision(collection: PointRecord, revision: str) -> StoredPoint:
