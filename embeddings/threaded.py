@@ -29,7 +29,7 @@ def serve_in_thread(
     The socket is bound here (port 0 picks a free one) and handed to uvicorn, so there is no
     race between choosing a port and listening on it. Used by the tests and the benchmarks;
     ``lifespan="on"`` for the semsearch app, whose lifespan opens its services; ``options`` go
-    to ``uvicorn.Config`` (``h11_max_incomplete_event_size``, as `semsearch serve` sets it).
+    to ``uvicorn.Config`` (the app's servers pass ``web.http_server.uvicorn_options()``).
     """
     import uvicorn
 

@@ -28,7 +28,8 @@ from search.store import compact
 from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit
 from web.cli_search import search
 from web.exposure import exposure_warnings
-from web.guard import MAX_REQUEST_HEAD_BYTES
+from web.http_server import uvicorn_options
+from web.same_origin import default_allowed_hosts
 from web.services import Services, open_services
 from web.settings import Settings
 
@@ -65,17 +66,19 @@ def serve(
     from web.app import create_app
 
     settings = Settings()
+    if not settings.allowed_host_names:
+        settings = settings.model_copy(
+            update={"allowed_hosts": ",".join(default_allowed_hosts(host))}
+        )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    logging.getLogger("semsearch").info(
+        "answering for the hosts %s (SEMSEARCH_ALLOWED_HOSTS)", settings.allowed_hosts
+    )
     for level, line in exposure_warnings(
         host, port, has_key=bool(settings.api_key.get_secret_value())
     ):
         logging.getLogger("semsearch").log(level, "%s", line)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
-    )
+    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options())
 
 
 def _collect(paths: list[Path]) -> tuple[list[Path], list[str]]:

@@ -41,7 +41,7 @@ MULTIPART_ALLOWANCE_BYTES = 1024 * 1024
 
 #: The largest request line and headers the server takes (uvicorn's h11 default is 16 KiB): a
 #: GET search with every filter the OpenAPI document allows fits (``web.routers.search``).
-#: `semsearch serve` passes it as uvicorn's ``h11_max_incomplete_event_size``.
+#: ``web.http_server`` enforces it with httptools (and passes it to h11, for ``--http h11``).
 MAX_REQUEST_HEAD_BYTES = 2 * 1024 * 1024
 
 #: Set by ``web.login.LoginGate`` on an /api request from a logged-in page (a valid session
