@@ -98,3 +98,14 @@ def test_a_browser_gets_errors_as_a_page_and_the_api_as_json(client: TestClient)
     assert api.json()["error"]["code"] == "document_not_found"
     script = client.post("/documents/nope/delete", data={"confirm": ""})  # Accept: */*
     assert script.status_code == 404 and script.json()["error"]["status"] == 404
+
+
+def test_pages_cannot_be_framed_cached_or_given_foreign_scripts(client: TestClient) -> None:
+    page = client.get("/documents")
+    assert page.headers["content-security-policy"] == "default-src 'self'; frame-ancestors 'none'"
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    api = client.get("/api/documents")
+    assert api.headers["cache-control"] == "no-store"
+    assert "cache-control" not in client.get("/static/style.css").headers
+    assert "style=" not in page.text  # no inline style for the policy to block

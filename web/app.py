@@ -18,6 +18,8 @@ from web.login import LoginGate
 from web.login import router as login_router
 from web.routers import clusters, documents, jobs, preview, search, status
 from web.routers.documents import MAX_FILES_PER_REQUEST
+from web.same_origin import SameOriginGuard
+from web.security_headers import SecurityHeaders
 from web.services import open_services
 from web.settings import Settings
 
@@ -59,6 +61,11 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
     )
     # Outside the guard: the pages' login and CSRF (web.login); it reads no body either.
     app.add_middleware(LoginGate, api_key=settings.api_key.get_secret_value())
+    # Outermost: a request from another site, or for a Host the app does not serve, goes no
+    # further, whatever the key (web.same_origin).
+    app.add_middleware(SameOriginGuard, allowed_hosts=settings.allowed_host_names)
+    # Around everything, so that even the guards' refusals carry them.
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for feature in (search, documents, jobs, clusters, status):
         app.include_router(feature.pages)

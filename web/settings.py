@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     qdrant_url: str = Field("", alias="QDRANT_URL")
     qdrant_api_key: SecretStr = Field(SecretStr(""), alias="QDRANT_API_KEY")
     api_key: SecretStr = Field(SecretStr(""), alias="SEMSEARCH_API_KEY")
+    # Host names the app answers for, comma-separated ("*": any). Blank: `semsearch serve` uses
+    # the localhost names and the address it binds (web.same_origin); an app built otherwise
+    # (tests) checks no Host.
+    allowed_hosts: str = Field("", alias="SEMSEARCH_ALLOWED_HOSTS")
     max_upload_mb: int = Field(50, alias="SEMSEARCH_MAX_UPLOAD_MB", ge=1)
     # The whole body of one upload request (all its files), checked while it streams in.
     max_request_mb: int = Field(200, alias="SEMSEARCH_MAX_REQUEST_MB", ge=1)
@@ -49,6 +53,10 @@ class Settings(BaseSettings):
     embeddings_local_query_backend: str = Field("onnx", alias="EMBEDDINGS_LOCAL_QUERY_BACKEND")
     # on/off (also true/false, 1/0): the vector cache in SEMSEARCH_DATA_DIR.
     embeddings_cache: bool = Field(True, alias="EMBEDDINGS_CACHE")
+
+    @property
+    def allowed_host_names(self) -> list[str]:
+        return [name.strip() for name in self.allowed_hosts.split(",") if name.strip()]
 
     @property
     def max_upload_bytes(self) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from embeddings.threaded import serve_in_thread
 from tests.browser.helpers import desktop_context
@@ -30,6 +31,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+# Playwright's matchers wait as long as a step may (tests/browser/helpers.desktop_context).
+expect.set_options(timeout=20_000)
 
 
 def _require_chromium() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from embeddings.threaded import serve_in_thread
 from tests.apphelpers import build_pdf
@@ -95,13 +96,10 @@ def test_log_in_upload_search_delete_and_log_out(keyed_page: Any, tmp_path: Path
     )
     states = page.locator("#upload-list li.upload-item .state")
     finished = states.filter(has_text=re.compile(r"^(done|failed)"))
-    page.wait_for_function(
-        "n => document.querySelectorAll('#upload-list li.upload-item .state').length === n"
-        " && [...document.querySelectorAll('#upload-list li.upload-item .state')]"
-        ".every(s => /^(done|failed)/.test(s.textContent))",
-        arg=1 + len(OTHERS),
-        timeout=180_000,
-    )
+    # Waits through Playwright's own matchers, not wait_for_function: that one evaluates its
+    # string with eval, which the pages' Content-Security-Policy forbids.
+    expect(states).to_have_count(1 + len(OTHERS), timeout=180_000)
+    expect(finished).to_have_count(1 + len(OTHERS), timeout=180_000)
     assert finished.count() == 1 + len(OTHERS)
     assert all(text.startswith("done") for text in states.all_text_contents())
     screenshot(page, tmp_path, "upload-logged-in")

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.helpers import desktop_context, screenshot
 
@@ -81,10 +82,8 @@ def hostile(browser: Any, server: str, dialogs: list[str]) -> Iterator[Any]:
             for name, text in PAYLOADS.items()
         ],
     )
-    page.wait_for_function(
-        "document.getElementById('upload-summary').textContent.startsWith('Finished')",
-        timeout=120_000,
-    )
+    # Playwright's matchers, not wait_for_function, whose eval the pages' CSP forbids.
+    expect(page.locator("#upload-summary")).to_have_text(re.compile(r"^Finished"), timeout=120_000)
     yield page
     context.close()
 
@@ -123,7 +122,7 @@ def test_no_payload_runs_on_any_page(
     # The same query typed: the instant results are swapped in by the page's script.
     page.goto("/")
     page.locator("#q").press_sequentially(f"{WORD} onerror", delay=20)
-    page.wait_for_function(f"location.search.includes('q={WORD}+onerror')")
+    expect(page).to_have_url(re.compile(rf"q={WORD}\+onerror"))
     page.locator("#results li.hit").nth(2).wait_for()
     assert_inert(page, "instant search")
 

@@ -1,0 +1,101 @@
+"""No writes from other sites, no DNS rebinding: the checks a request passes before anything else.
+
+Without an API key (the default) any web page the user opens could POST an upload to
+``http://127.0.0.1:8000`` (a multipart form needs no CORS preflight) or submit the delete
+form, and a page on a rebinding domain could read everything. ``SameOriginGuard``, a pure-ASGI
+middleware outermost in the app, refuses both, key or no key:
+
+- **Unsafe methods from another origin.** A browser says where a request comes from: a
+  ``Sec-Fetch-Site`` header (every current browser) other than ``same-origin`` or ``none`` (the
+  user typed the URL) is refused, and so is ``same-site``, since a page on another port of
+  ``localhost`` is same-site; without that header, an ``Origin`` other than the request's own.
+  Clients that send neither (the CLI, curl, scripts) are not browsers and pass.
+- **A Host the app does not serve.** DNS rebinding points an attacker's name at 127.0.0.1, so
+  the browser sends that name as ``Host``; only the names in ``SEMSEARCH_ALLOWED_HOSTS`` pass
+  (`semsearch serve` defaults them to the localhost names and the address it binds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from web.guard import answer_error
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: ``Sec-Fetch-Site`` values of a request the app's own pages (or the user) made.
+OWN_FETCH_SITES = frozenset({"same-origin", "none"})
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+ANY_HOST = "*"
+
+
+def default_allowed_hosts(bound: str) -> list[str]:
+    """The localhost names, and the address `semsearch serve` binds (unless it is a wildcard,
+    which no browser sends as a Host)."""
+    hosts = list(LOCAL_HOSTS)
+    name = bound.strip().strip("[]").lower()
+    if name and name not in ("0.0.0.0", "::") and name not in hosts:
+        hosts.append(name)
+    return hosts
+
+
+def host_name(host_header: str) -> str:
+    """``example.org:8000`` → ``example.org``; ``[::1]:8000`` → ``::1``; lower-cased."""
+    value = host_header.strip().lower()
+    if value.startswith("["):
+        return value[1:].partition("]")[0]
+    if value.count(":") == 1:
+        return value.partition(":")[0]
+    return value
+
+
+class SameOriginGuard:
+    """Refuses cross-origin writes (403) and unknown Host headers (421) with the app's JSON
+    error. ``allowed_hosts`` empty or holding ``*``: every Host passes (the origin check still
+    runs)."""
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: Iterable[str] = ()) -> None:
+        self.app = app
+        hosts = {host_name(h) for h in allowed_hosts if h.strip()}
+        self.allowed_hosts: frozenset[str] | None = (
+            None if not hosts or ANY_HOST in hosts else frozenset(hosts)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        if self.allowed_hosts is not None and host_name(host) not in self.allowed_hosts:
+            await answer_error(
+                send,
+                421,
+                "unknown_host",
+                f"this server does not answer for the host {host!r}: add it to "
+                "SEMSEARCH_ALLOWED_HOSTS if it is how users reach semsearch",
+            )
+            return
+        if scope["method"] not in SAFE_METHODS and _from_another_origin(scope, headers, host):
+            await answer_error(
+                send,
+                403,
+                "cross_origin_refused",
+                "a page of another site cannot change anything here: writes are taken only "
+                "from semsearch's own pages and from clients that are not browsers",
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+def _from_another_origin(scope: Scope, headers: Headers, host: str) -> bool:
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site.lower() not in OWN_FETCH_SITES
+    origin = headers.get("origin")
+    if origin is None:
+        return False  # not a browser, or a browser too old to say: nothing to go on
+    own = f"{scope.get('scheme', 'http')}://{host}".lower()
+    return origin.strip().lower() != own
