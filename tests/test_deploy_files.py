@@ -71,3 +71,13 @@ def test_dockerfile_installs_cpu_torch_and_serves_on_all_interfaces() -> None:
     assert '"serve", "--host", "0.0.0.0"' in dockerfile
     app_port = compose()["services"]["app"]["ports"][0].split(":")[1]
     assert f"EXPOSE {app_port}" in dockerfile
+
+
+def test_compose_publishes_only_on_the_hosts_loopback_and_requires_the_qdrant_key() -> None:
+    services = compose()["services"]
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+    required = "${QDRANT_API_KEY:?"
+    assert services["app"]["environment"]["QDRANT_API_KEY"].startswith(required)
+    assert services["qdrant"]["environment"]["QDRANT__SERVICE__API_KEY"].startswith(required)
