@@ -44,6 +44,7 @@ from pydantic import BaseModel, ValidationError
 
 from embeddings.base import EmbeddingProvider, Vector
 from embeddings.errors import EmbeddingError
+from embeddings.server_key import BearerKey
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +108,17 @@ def create_embeddings_app(
     count_tokens: TokenCounter | None = None,
     model_dtype: str = "float32",
     pooling: str = "mean",
+    api_key: str = "",
 ) -> FastAPI:
     """A FastAPI app answering TEI's embedding routes with ``provider``'s vectors.
 
     The limits are reported by ``/info`` and enforced as TEI enforces them. ``max_batch_tokens``
     is only reported: TEI uses it to pack its own forward passes, which the provider does here.
+    ``api_key``: when set, every route but the probes asks for it (``embeddings.server_key``).
     """
     app = FastAPI(title="semsearch embeddings (text-embeddings-inference API)")
+    if api_key:
+        app.add_middleware(BearerKey, key=api_key)
     state = _ServerState(max_concurrent_requests)
     info = {
         "model_id": provider.model_id,
@@ -280,9 +285,18 @@ async def _parse(request: Request, model: type[_M], payload_limit: int) -> _M:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not (content_type == "application/json" or content_type.endswith("+json")):
         raise _Rejected(_text("Expected request with `Content-Type: application/json`", 415))
-    body = await request.body()
-    if len(body) > payload_limit:
-        raise _Rejected(_text("Failed to buffer the request body: length limit exceeded", 413))
+    too_large = _Rejected(_text("Failed to buffer the request body: length limit exceeded", 413))
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > payload_limit:
+        raise too_large  # answered before a byte of the body is read
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():  # a body without a length stops at the limit too
+        received += len(chunk)
+        if received > payload_limit:
+            raise too_large
+        chunks.append(chunk)
+    body = b"".join(chunks)
     try:
         data = json.loads(body)
     except ValueError as exc:

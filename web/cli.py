@@ -27,7 +27,7 @@ from search.results import DocumentList
 from search.store import compact
 from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit
 from web.cli_search import search
-from web.exposure import exposure_warnings
+from web.exposure import embeddings_server_warnings, exposure_warnings
 from web.http_server import uvicorn_options
 from web.same_origin import default_allowed_hosts
 from web.services import Services, open_services
@@ -284,6 +284,15 @@ def embeddings_serve(
     max_batch_size: Annotated[
         int, typer.Option(help="Most texts per request (TEI's max_client_batch_size)", min=1)
     ] = 32,
+    api_key: Annotated[
+        str,
+        typer.Option(
+            envvar="EMBEDDINGS_SERVE_API_KEY",
+            help="Ask every request but /health for 'Authorization: Bearer <key>' (clients "
+            "send it as their HF_TOKEN)",
+            show_default=False,
+        ),
+    ] = "",
 ) -> None:
     """Serve the configured provider over text-embeddings-inference's HTTP API.
 
@@ -320,7 +329,12 @@ def embeddings_serve(
         max_client_batch_size=max_batch_size,
         max_input_length=max_input_length,
         count_tokens=counter,
+        api_key=api_key,
     )
+    for level, line in embeddings_server_warnings(
+        host, port, has_key=bool(api_key), remote=provider.name != "local"
+    ):
+        log.log(level, "%s", line)
     base = f"http://{host}:{port}"
     log.info(
         "serving the %s provider (%s): model %s, dimension %d, at most %d texts per request, "
@@ -336,7 +350,7 @@ def embeddings_serve(
     log.info("TEI API at %s/embed, OpenAI API at %s/v1/embeddings, %s/info", base, base, base)
     log.info("point other instances at it with EMBEDDINGS_ENDPOINT=%s/embed", base)
     try:
-        uvicorn.run(app, host=host, port=port)
+        uvicorn.run(app, host=host, port=port, **uvicorn_options())
     finally:
         provider.close()
 

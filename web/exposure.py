@@ -1,4 +1,4 @@
-"""What `semsearch serve` says on start about who can reach the app.
+"""What `semsearch serve` and `semsearch embeddings serve` say on start about who can reach them.
 
 With no SEMSEARCH_API_KEY, anyone who can open a connection can read, upload and delete
 documents. On 127.0.0.1 (the default) that is only this machine's users: a plain warning. On
@@ -51,4 +51,26 @@ def exposure_warnings(host: str, port: int, *, has_key: bool) -> list[tuple[int,
             "the port as 127.0.0.1:8000:8000)",
         ),
         (logging.CRITICAL, "!" * 78),
+    ]
+
+
+def embeddings_server_warnings(
+    host: str, port: int, *, has_key: bool, remote: bool
+) -> list[tuple[int, str]]:
+    """(log level, line) pairs for `semsearch embeddings serve` on ``host:port``: a served
+    provider spends the owner's CPU, or with a remote provider the owner's ``HF_TOKEN``."""
+    url = f"http://{host}:{port}"
+    if has_key:
+        return [(logging.INFO, f"API key set: every route but /health on {url} asks for it")]
+    spends = "the HF_TOKEN's credits" if remote else "this machine's CPU"
+    line = f"no --api-key: anyone who reaches {url} can embed texts, spending {spends}"
+    if is_loopback(host):
+        return [(logging.WARNING, line + " (only this machine can, on a loopback address)")]
+    return [
+        (logging.CRITICAL, line),
+        (
+            logging.CRITICAL,
+            f"{host} is not a loopback address: other machines can reach it. Set --api-key "
+            "(or EMBEDDINGS_SERVE_API_KEY), or bind 127.0.0.1",
+        ),
     ]
