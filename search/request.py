@@ -83,10 +83,13 @@ class SearchFilters:
 class SearchRequest:
     """A dense, keyword or hybrid search over chunk points, grouped per document by default.
 
-    ``offset`` and ``score_threshold``: see ``search.query``. ``diversify`` reorders the hits by
-    MMR (``search.diversify``); ``diversity_lambda`` 1 keeps the ranking, 0 only avoids repeats.
-    The query's white space is collapsed and it is cut at ``MAX_QUERY_CHARS``; ``k``, ``offset``
-    and ``diversity_lambda`` are held to their bounds.
+    ``offset`` and ``score_threshold``: see ``search.query``. ``offset`` is held to
+    ``MAX_OFFSET``, and no store query reads more than ``search.query.MAX_FETCH`` passages
+    (2,000): a deep page of documents, or its ``diversify`` pool, is served from the first
+    2,000 passages only, so such a page may come back short or empty (never an error).
+    ``diversify`` reorders the hits by MMR (``search.diversify``); ``diversity_lambda`` 1 keeps
+    the ranking, 0 only avoids repeats. The query's white space is collapsed and it is cut at
+    ``MAX_QUERY_CHARS``; ``k``, ``offset`` and ``diversity_lambda`` are held to their bounds.
     """
 
     query: str
