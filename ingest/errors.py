@@ -36,3 +36,36 @@ class UnsupportedFileError(RejectedFileError):
 
 class DocumentParseError(IngestError):
     """Shows only while parsing: corrupt, encrypted, no extractable text. Fails that file's job."""
+
+
+class UnreadableFileError(DocumentParseError):
+    """A reader or the chunker failed in a way nothing foresaw: a bug, or a file built to break
+    it (600 nested ``<span>`` once raised ``RecursionError`` from the HTML walk). It fails that
+    file alone, as any parse error does, with the exception named in ``reason``; whoever raises
+    it logs the traceback. ``MemoryError`` never becomes one: it is the process's, not the
+    file's."""
+
+    MAX_CAUSE_CHARS = 200
+
+    def __init__(self, filename: str, error: Exception) -> None:
+        super().__init__(filename, f"could not be read: {describe_exception(error)}")
+        self.cause = error
+
+
+def describe_exception(error: BaseException) -> str:
+    """``RecursionError: maximum recursion depth exceeded``: the type, then the message on one
+    line and cut short; the type alone when there is no message."""
+    message = " ".join(str(error).split())
+    if len(message) > UnreadableFileError.MAX_CAUSE_CHARS:
+        message = message[: UnreadableFileError.MAX_CAUSE_CHARS - 1] + "…"
+    name = type(error).__name__
+    return f"{name}: {message}" if message else name
+
+
+class QueueFullError(SemsearchError):
+    """The ingestion queue holds as many files or bytes as it may (``ingest.jobs``): the upload
+    is refused at once rather than held; ``retry_after`` is a fair wait in seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

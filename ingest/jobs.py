@@ -22,6 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from ingest.errors import QueueFullError
 from ingest.models import IngestFile, IngestOutcome
 from ingest.pipeline import IngestPipeline
 from ingest.spool import UploadSpool
@@ -31,6 +32,12 @@ JobStatus = Literal["queued", "processing", "done", "failed"]
 KEEP_FINISHED = 500
 # The most queued jobs one worker takes into a single ingest_many run.
 JOBS_PER_RUN = 64
+# The most files and bytes accepted and not yet ingested (what the spool holds on disk); past
+# either, an upload is refused with QueueFullError (a 503 with Retry-After at the API). A file
+# larger than the byte bound is always refused: keep it above the upload limit.
+MAX_QUEUED_FILES = 5000
+MAX_QUEUED_BYTES = 2 * 1024 * 1024 * 1024
+RETRY_AFTER_S = 30
 
 
 class JobInfo(BaseModel):
@@ -53,9 +60,12 @@ class JobInfo(BaseModel):
 @dataclass
 class _Job:
     id: str
-    source: IngestFile | None  # dropped once finished: the bytes are not kept in memory
+    # The bytes, only where there is no spool (tests, scripts); with one, the run reads them
+    # back from disk when it takes the job, so a queue of large uploads costs no memory.
+    upload: IngestFile | None
     filename: str
     doc_id: str
+    size: int
     status: JobStatus = "queued"
     stage: str = "queued"
     done: int = 0
@@ -86,10 +96,19 @@ class JobManager:
     """Runs submitted files through `IngestPipeline.ingest_many` on a bounded thread pool."""
 
     def __init__(
-        self, pipeline: IngestPipeline, *, workers: int = 1, spool: UploadSpool | None = None
+        self,
+        pipeline: IngestPipeline,
+        *,
+        workers: int = 1,
+        spool: UploadSpool | None = None,
+        max_queued_files: int = MAX_QUEUED_FILES,
+        max_queued_bytes: int = MAX_QUEUED_BYTES,
     ) -> None:
         self._pipeline = pipeline
         self._spool = spool
+        self._max_files = max(1, max_queued_files)
+        self._max_bytes = max(1, max_queued_bytes)
+        self._reserved = 0  # bytes of submits between their room check and their enqueue
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
         self._jobs: dict[str, _Job] = {}
         self._queue: deque[_Job] = deque()
@@ -99,26 +118,52 @@ class JobManager:
         """Queue a file; with a spool, its bytes are on disk before this returns.
 
         An upload comes as the ``CheckedFile`` of ``IngestPipeline.accept``, so it is judged once;
-        a ``SourceFile`` is judged when its run takes it, and fails its job if rejected."""
-        job_id = uuid.uuid4().hex
-        if self._spool is not None:
-            self._spool.put(job_id, source)
-        return self._enqueue(job_id, source)
+        a ``SourceFile`` is judged when its run takes it, and fails its job if rejected.
+
+        Raises ``QueueFullError`` when the files accepted and not yet ingested would pass
+        ``max_queued_files`` files or ``max_queued_bytes`` bytes: nothing is kept of a refused
+        upload."""
+        size = len(source.data)
+        with self._lock:
+            self._make_room(size)
+            self._reserved += size
+        try:
+            job_id = uuid.uuid4().hex
+            if self._spool is not None:
+                spooled = self._spool.put(job_id, source)
+                return self._enqueue(job_id, spooled.name, spooled.sha256, spooled.size, None)
+            digest = hashlib.sha256(source.data).hexdigest()
+            return self._enqueue(job_id, source.name, digest, size, source)
+        finally:
+            with self._lock:
+                self._reserved -= size
 
     def resume(self) -> list[JobInfo]:
         """Queue again the uploads an earlier run accepted but did not finish (call once, at
-        start, before any new submit)."""
+        start, before any new submit); they were accepted, so no bound refuses them."""
         if self._spool is None:
             return []
-        return [self._enqueue(job_id, source) for job_id, source in self._spool.pending()]
+        return [
+            self._enqueue(job_id, entry.name, entry.sha256, entry.size, None)
+            for job_id, entry in self._spool.entries()
+        ]
 
-    def _enqueue(self, job_id: str, source: IngestFile) -> JobInfo:
-        job = _Job(
-            id=job_id,
-            source=source,
-            filename=source.name,
-            doc_id=hashlib.sha256(source.data).hexdigest(),
-        )
+    def _make_room(self, size: int) -> None:
+        """Refuse a file the queue has no room for (the caller holds the lock)."""
+        waiting = [job for job in self._jobs.values() if job.status in ("queued", "processing")]
+        held = sum(job.size for job in waiting) + self._reserved
+        if len(waiting) >= self._max_files or held + size > self._max_bytes:
+            raise QueueFullError(
+                f"the ingestion queue is full ({len(waiting)} files, {held // (1024 * 1024)} MB "
+                f"not yet ingested; at most {self._max_files} files and "
+                f"{self._max_bytes // (1024 * 1024)} MB): try again once some are done",
+                retry_after=RETRY_AFTER_S,
+            )
+
+    def _enqueue(
+        self, job_id: str, name: str, digest: str, size: int, upload: IngestFile | None
+    ) -> JobInfo:
+        job = _Job(id=job_id, upload=upload, filename=name, doc_id=digest, size=size)
         with self._lock:
             self._jobs[job.id] = job
             self._queue.append(job)
@@ -165,7 +210,7 @@ class JobManager:
 
         finished = 0
         try:
-            files = (job.source for job in batch if job.source is not None)
+            files = (self._file_of(job) for job in batch)
             for outcome in self._pipeline.ingest_many(files, progress=progress):
                 self._finish(batch[finished], outcome)
                 finished += 1
@@ -173,9 +218,16 @@ class JobManager:
             for job in batch[finished:]:
                 self._finish(job, IngestOutcome.failure(job.filename, str(error)))
 
+    def _file_of(self, job: _Job) -> IngestFile:
+        """The job's file, read from the spool only now that its run takes it."""
+        if job.upload is not None:
+            return job.upload
+        assert self._spool is not None
+        return self._spool.load(job.id)
+
     def _finish(self, job: _Job, outcome: IngestOutcome) -> None:
         job.outcome = outcome
-        job.source = None
+        job.upload = None
         job.stage = "failed" if outcome.status == "failed" else "done"
         job.finished_at = _now()
         job.status = "failed" if outcome.status == "failed" else "done"

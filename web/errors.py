@@ -23,6 +23,7 @@ from ingest.errors import (
     EmptyFileError,
     FileTooLargeError,
     IngestError,
+    QueueFullError,
     RejectedFileError,
     UnsupportedFileError,
 )
@@ -53,6 +54,7 @@ _DOMAIN_ERRORS: list[tuple[type[SemsearchError], int, str]] = [
     (UnsupportedFileError, 415, "file_rejected"),
     (RejectedFileError, 400, "file_rejected"),
     (IngestError, 422, "ingest_failed"),
+    (QueueFullError, 503, "queue_full"),
 ]
 
 
@@ -161,7 +163,10 @@ def install_error_handlers(app: FastAPI) -> None:
             extra["filename"] = error.filename
         elif isinstance(error, InvalidLabelsError):
             extra["problems"] = error.problems
-        return _answer(request, status, code, error.message or str(error), **extra)
+        headers = None
+        if isinstance(error, QueueFullError):
+            headers = {"Retry-After": str(error.retry_after)}
+        return _answer(request, status, code, error.message or str(error), headers, **extra)
 
     async def on_http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)

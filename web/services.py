@@ -119,9 +119,20 @@ def open_services(
             max_upload_bytes=settings.max_upload_bytes,
         )
         jobs = JobManager(
-            pipeline, workers=settings.ingest_workers, spool=UploadSpool(settings.spool_dir)
+            pipeline,
+            workers=settings.ingest_workers,
+            spool=UploadSpool(settings.spool_dir),
+            max_queued_files=settings.max_queued_files,
+            max_queued_bytes=settings.max_queued_mb * 1024 * 1024,
         )
         stack.callback(jobs.shutdown)
+        if settings.max_queued_mb < settings.max_upload_mb:
+            log.warning(
+                "SEMSEARCH_MAX_QUEUED_MB (%d) is below SEMSEARCH_MAX_UPLOAD_MB (%d): uploads "
+                "between the two are always refused",
+                settings.max_queued_mb,
+                settings.max_upload_mb,
+            )
         yield Services(
             settings=settings,
             embedder=embedder,

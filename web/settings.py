@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # The whole body of one upload request (all its files), checked while it streams in.
     max_request_mb: int = Field(200, alias="SEMSEARCH_MAX_REQUEST_MB", ge=1)
     ingest_workers: int = Field(1, alias="SEMSEARCH_INGEST_WORKERS", ge=1)
+    # Uploads waiting for ingestion (on disk, in the spool); past either bound a 503.
+    max_queued_files: int = Field(5000, alias="SEMSEARCH_MAX_QUEUED_FILES", ge=1)
+    max_queued_mb: int = Field(2048, alias="SEMSEARCH_MAX_QUEUED_MB", ge=1)
     chunk_tokens: int = Field(200, alias="SEMSEARCH_CHUNK_TOKENS")
     chunk_overlap: int = Field(30, alias="SEMSEARCH_CHUNK_OVERLAP")
 

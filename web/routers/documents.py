@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
-from ingest.errors import RejectedFileError
+from ingest.errors import QueueFullError, RejectedFileError
 from ingest.jobs import JobInfo, JobManager
 from ingest.models import SourceFile
 from ingest.pipeline import IngestPipeline
@@ -54,10 +54,12 @@ class RejectedFile(BaseModel):
 
 
 class UploadResponse(BaseModel):
-    """A job per accepted file; files judged bad at once are listed under ``rejected``."""
+    """A job per accepted file; files judged bad at once are listed under ``rejected`` (with
+    503 when the queue was full: send them again after ``retry_after`` seconds)."""
 
     jobs: list[JobInfo]
     rejected: list[RejectedFile]
+    retry_after: int | None = None
 
 
 async def _accept(
@@ -81,7 +83,13 @@ async def _accept(
             )
             continue
         # Judged once: the job, the upload spool and the run keep this verdict.
-        result.jobs.append(jobs.submit(checked))
+        try:
+            result.jobs.append(jobs.submit(checked))
+        except QueueFullError as full:
+            result.rejected.append(
+                RejectedFile(filename=checked.name, status=http_status(full), message=full.message)
+            )
+            result.retry_after = full.retry_after
     return result
 
 
@@ -121,13 +129,16 @@ async def upload_documents(
         if len(result.rejected) == 1
         else (f"all {len(result.rejected)} files were rejected; first: {first.message}")
     )
-    return error_response(
+    refusal = error_response(
         first.status,
-        "file_rejected",
+        "queue_full" if first.status == 503 else "file_rejected",
         message,
         filename=first.filename,
         rejected=[r.model_dump() for r in result.rejected],
     )
+    if result.retry_after is not None:
+        refusal.headers["Retry-After"] = str(result.retry_after)
+    return refusal
 
 
 def _all_documents(
