@@ -16,6 +16,7 @@ from web.errors import API_ERROR_RESPONSES, install_error_handlers
 from web.guard import Limits, RequestGuard
 from web.login import LoginGate
 from web.login import router as login_router
+from web.login_throttle import LoginThrottle
 from web.routers import clusters, documents, jobs, preview, search, status
 from web.routers.documents import MAX_FILES_PER_REQUEST
 from web.same_origin import SameOriginGuard
@@ -50,6 +51,7 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.state.login_throttle = LoginThrottle()
     # Outermost but for Starlette's error middleware: it answers before any route reads a body.
     app.add_middleware(
         RequestGuard,

@@ -27,7 +27,7 @@ from search.results import DocumentList
 from search.store import compact
 from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit
 from web.cli_search import search
-from web.exposure import embeddings_server_warnings, exposure_warnings
+from web.exposure import embeddings_server_warnings, exposure_warnings, key_warnings
 from web.http_server import uvicorn_options
 from web.same_origin import default_allowed_hosts
 from web.services import Services, open_services
@@ -74,9 +74,8 @@ def serve(
     logging.getLogger("semsearch").info(
         "answering for the hosts %s (SEMSEARCH_ALLOWED_HOSTS)", settings.allowed_hosts
     )
-    for level, line in exposure_warnings(
-        host, port, has_key=bool(settings.api_key.get_secret_value())
-    ):
+    key = settings.api_key.get_secret_value()
+    for level, line in [*exposure_warnings(host, port, has_key=bool(key)), *key_warnings(key)]:
         logging.getLogger("semsearch").log(level, "%s", line)
     uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options())
 

@@ -19,6 +19,7 @@ from search.catalog import DocumentCatalog
 from search.cluster_cache import ClusterCache
 from search.query import SearchService
 from web.guard import API_KEY_MESSAGE, has_api_key
+from web.login_throttle import LoginThrottle
 from web.services import EmbeddingsInUse, Services
 from web.settings import Settings
 
@@ -64,6 +65,12 @@ def get_embeddings_in_use(request: Request) -> EmbeddingsInUse:
     return _services(request).embeddings
 
 
+def get_login_throttle(request: Request) -> LoginThrottle:
+    """The app's own (``web.app``): login attempts are the pages' concern, not the services'."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SearchDep = Annotated[SearchService, Depends(get_search)]
 CatalogDep = Annotated[DocumentCatalog, Depends(get_catalog)]
@@ -73,6 +80,7 @@ ClustersDep = Annotated[ClusterCache, Depends(get_clusters)]
 OriginalsDep = Annotated[OriginalFiles, Depends(get_originals)]
 EmbedderDep = Annotated[EmbeddingProvider, Depends(get_embedder)]
 EmbeddingsInUseDep = Annotated[EmbeddingsInUse, Depends(get_embeddings_in_use)]
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
 # Declares the scheme in the OpenAPI document (the "Authorize" button of /docs); the check is ours.
 _bearer = HTTPBearer(auto_error=False, description="SEMSEARCH_API_KEY, when the server sets one")

@@ -74,3 +74,20 @@ def embeddings_server_warnings(
             "(or EMBEDDINGS_SERVE_API_KEY), or bind 127.0.0.1",
         ),
     ]
+
+
+#: Shorter keys are warned about: the pages' login form is rate-limited, not unguessable.
+MIN_KEY_CHARS = 16
+
+
+def key_warnings(api_key: str) -> list[tuple[int, str]]:
+    """A warning for a SEMSEARCH_API_KEY shorter than ``MIN_KEY_CHARS`` characters."""
+    if not api_key or len(api_key) >= MIN_KEY_CHARS:
+        return []
+    return [
+        (
+            logging.WARNING,
+            f"SEMSEARCH_API_KEY is {len(api_key)} characters: use {MIN_KEY_CHARS} or more "
+            "(for example `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)",
+        )
+    ]

@@ -35,7 +35,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from web.deps import SettingsDep
+from web.deps import LoginThrottleDep, SettingsDep
 from web.guard import (
     SESSION_PROOF,
     SESSION_PROOF_HEADER,
@@ -236,6 +236,7 @@ def login_page(
 def login(
     request: Request,
     settings: SettingsDep,
+    throttle: LoginThrottleDep,
     key: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
     login_token: Annotated[str, Form()] = "",
@@ -248,8 +249,18 @@ def login(
     cookie = _cookie(request.headers, LOGIN_COOKIE)
     if not cookie or not hmac.compare_digest(cookie.encode(), login_token.encode()):
         return _login_page(request, safe_next(next), "The login form expired; try again.", 403)
+    client = request.client.host if request.client else "unknown"
+    wait = throttle.wait(client)
+    if wait:
+        page = _login_page(
+            request, safe_next(next), f"Too many wrong keys: try again in {wait} s.", 429
+        )
+        page.headers["Retry-After"] = str(wait)
+        return page
     if not hmac.compare_digest(key.encode(), expected.encode()):
+        throttle.failed(client)
         return _login_page(request, safe_next(next), "That is not the key.", 401)
+    throttle.succeeded(client)
     response = _go(request, next)
     _set_cookie(response, request, SESSION_COOKIE, SessionSigner(expected).issue(), SESSION_SECONDS)
     response.delete_cookie(LOGIN_COOKIE, path="/", httponly=True, samesite="strict")
