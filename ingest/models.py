@@ -19,6 +19,9 @@ from search.labels import Labels
 ProgressCallback = Callable[[str, int, int], None]
 #: the file's position in the run's input, then as ``ProgressCallback``
 FilesProgress = Callable[[int, str, int, int], None]
+# How a file's bytes become a Document: ``ingest.loaders.load_document`` in this process, or
+# ``ingest.isolation.IsolatedReader.load`` in a worker process with limits.
+ReadFile = Callable[[str, bytes], "Document"]
 
 
 @dataclass(frozen=True)

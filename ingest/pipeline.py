@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from ingest.loaders import load_document
 from ingest.models import (
     CheckedFile,
     FilesProgress,
     IngestFile,
     IngestOutcome,
     ProgressCallback,
+    ReadFile,
     SourceFile,
 )
 from ingest.runner import EMBED_SLICE, IngestRunner
@@ -50,11 +52,14 @@ class IngestPipeline:
         originals: OriginalFiles,
         guard: CollectionGuard,
         max_upload_bytes: int,
+        read: ReadFile = load_document,
     ) -> None:
         self._store = store
         self._catalog = DocumentCatalog(store)
         self._originals = originals
-        self._load = LoadStage(store, chunking=chunking, max_upload_bytes=max_upload_bytes)
+        self._load = LoadStage(
+            store, chunking=chunking, max_upload_bytes=max_upload_bytes, read=read
+        )
         self._runner = IngestRunner(
             load=self._load,
             chunk=ChunkStage(tokenizer, chunking),

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from ingest.chunking import ChunkingSettings, Tokenizer, chunk_document
 from ingest.loaders import load_document
-from ingest.models import Chunk, SourceFile
+from ingest.models import Chunk, ReadFile, SourceFile
 from ingest.stages import check_file
 
 DEFAULT_SHOWN = 5
@@ -90,14 +90,17 @@ def preview_file(
     *,
     max_bytes: int,
     shown: int = DEFAULT_SHOWN,
+    read: ReadFile = load_document,
 ) -> ChunkPreview:
     """Check, load and chunk one file as ingestion would, and describe the result.
 
     Raises what ingestion would: ``RejectedFileError`` (empty, too large, wrong type) and
-    ``DocumentParseError`` (corrupt, encrypted, no extractable text, over a cap).
+    ``DocumentParseError`` (corrupt, encrypted, no extractable text, over a cap). ``read``: the
+    server passes its ``IsolatedReader.load``, so a preview is read under the same limits as an
+    upload; the CLI's dry run reads in its own process.
     """
     checked = check_file(SourceFile(filename, data), max_bytes=max_bytes)
-    document = load_document(checked.name, checked.data)
+    document = read(checked.name, checked.data)
     chunks = chunk_document(document, tokenizer, chunking)
     return ChunkPreview(
         filename=checked.name,

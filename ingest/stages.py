@@ -42,6 +42,7 @@ from ingest.models import (
     Document,
     Embedded,
     Loaded,
+    ReadFile,
     SourceFile,
     Stored,
     ToWrite,
@@ -86,11 +87,19 @@ class LoadStage:
     """Check and parse a file, and tell a file already indexed as it is from one to write."""
 
     def __init__(
-        self, store: VectorStore, *, chunking: ChunkingSettings, max_upload_bytes: int
+        self,
+        store: VectorStore,
+        *,
+        chunking: ChunkingSettings,
+        max_upload_bytes: int,
+        read: ReadFile = load_document,
     ) -> None:
+        """``read``: how bytes become a Document; the services pass ``IsolatedReader.load``,
+        which reads in a worker process under a time and a memory limit."""
         self._catalog = DocumentCatalog(store)
         self._chunking = chunking
         self._max_upload_bytes = max_upload_bytes
+        self._read = read
 
     def check(self, source: SourceFile) -> CheckedFile:
         """Raises ``RejectedFileError``: empty, too large, a type semsearch does not read."""
@@ -102,7 +111,7 @@ class LoadStage:
 
         The same bytes with other labels are written again (their vectors come from the
         cache), so that a re-upload can correct a document's tags."""
-        document = load_document(file.name, file.data)
+        document = self._read(file.name, file.data)
         existing = self._catalog.find(document.doc_id)
         if (
             existing is not None

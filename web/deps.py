@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBearer
 
 from embeddings.base import EmbeddingProvider
+from ingest.isolation import IsolatedReader
 from ingest.jobs import JobManager
 from ingest.originals import OriginalFiles
 from ingest.pipeline import IngestPipeline
@@ -57,6 +58,10 @@ def get_originals(request: Request) -> OriginalFiles:
     return _services(request).originals
 
 
+def get_reader(request: Request) -> IsolatedReader:
+    return _services(request).reader
+
+
 def get_embedder(request: Request) -> EmbeddingProvider:
     return _services(request).embedder
 
@@ -78,6 +83,7 @@ PipelineDep = Annotated[IngestPipeline, Depends(get_pipeline)]
 JobsDep = Annotated[JobManager, Depends(get_jobs)]
 ClustersDep = Annotated[ClusterCache, Depends(get_clusters)]
 OriginalsDep = Annotated[OriginalFiles, Depends(get_originals)]
+ReaderDep = Annotated[IsolatedReader, Depends(get_reader)]
 EmbedderDep = Annotated[EmbeddingProvider, Depends(get_embedder)]
 EmbeddingsInUseDep = Annotated[EmbeddingsInUse, Depends(get_embeddings_in_use)]
 LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]

@@ -20,6 +20,7 @@ from embeddings.prompts import Prompts
 from embeddings.settings import ProviderName, resolve_provider
 from ingest.backfill import backfill_chunk_fields
 from ingest.chunking import load_default_tokenizer
+from ingest.isolation import IsolatedReader
 from ingest.jobs import JobManager
 from ingest.originals import OriginalFiles
 from ingest.pipeline import IngestPipeline
@@ -60,6 +61,8 @@ class Services:
     # Cluster results, kept until the collection changes.
     clusters: ClusterCache
     originals: OriginalFiles
+    # Reads files in worker processes under a time and a memory limit (ingest.isolation).
+    reader: IsolatedReader
     # Files a killed process left half-written, found and cleaned up on opening.
     interrupted: list[DocumentInfo]
     # For what runs beside the routes (compaction and warm-up at start, the CLI's compaction);
@@ -108,6 +111,10 @@ def open_services(
         guard = CollectionGuard(store, embedder)
         sparse = Bm25Encoder()
         originals = OriginalFiles(settings.files_dir)
+        reader = IsolatedReader(
+            timeout_s=settings.read_timeout_s, memory_mb=settings.read_memory_mb
+        )
+        stack.callback(reader.close)
         pipeline = IngestPipeline(
             store=store,
             embedder=embedder,
@@ -117,6 +124,7 @@ def open_services(
             originals=originals,
             guard=guard,
             max_upload_bytes=settings.max_upload_bytes,
+            read=reader.load,
         )
         jobs = JobManager(
             pipeline,
@@ -143,6 +151,7 @@ def open_services(
             search=SearchService(store, embedder, sparse, guard),
             clusters=ClusterCache(store),
             originals=originals,
+            reader=reader,
             interrupted=interrupted,
             store=store,
         )

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # The whole body of one upload request (all its files), checked while it streams in.
     max_request_mb: int = Field(200, alias="SEMSEARCH_MAX_REQUEST_MB", ge=1)
     ingest_workers: int = Field(1, alias="SEMSEARCH_INGEST_WORKERS", ge=1)
+    # Each file is read in a worker process under these limits (ingest.isolation).
+    read_timeout_s: float = Field(120.0, alias="SEMSEARCH_READ_TIMEOUT_S", gt=0)
+    read_memory_mb: int = Field(1024, alias="SEMSEARCH_READ_MEMORY_MB", ge=64)
     # Uploads waiting for ingestion (on disk, in the spool); past either bound a 503.
     max_queued_files: int = Field(5000, alias="SEMSEARCH_MAX_QUEUED_FILES", ge=1)
     max_queued_mb: int = Field(2048, alias="SEMSEARCH_MAX_QUEUED_MB", ge=1)

@@ -21,7 +21,7 @@ from ingest.preview import (
     chunking_with,
     preview_file,
 )
-from web.deps import SettingsDep, require_api_key
+from web.deps import ReaderDep, SettingsDep, require_api_key
 from web.errors import UPLOAD_ERROR_RESPONSES, error_response
 
 api = APIRouter(prefix="/api", tags=["documents"], dependencies=[Depends(require_api_key)])
@@ -30,6 +30,7 @@ api = APIRouter(prefix="/api", tags=["documents"], dependencies=[Depends(require
 @api.post("/documents/preview", response_model=ChunkPreview, responses=UPLOAD_ERROR_RESPONSES)
 async def preview_document(
     settings: SettingsDep,
+    reader: ReaderDep,
     file: Annotated[UploadFile, File(description="The file to preview")],
     chunks: Annotated[
         int, Query(ge=1, le=MAX_SHOWN, description="How many of the first chunks to return")
@@ -62,7 +63,13 @@ async def preview_document(
     def preview() -> ChunkPreview:  # parsing and chunking are CPU work: off the event loop
         tokenizer = load_default_tokenizer()
         return preview_file(
-            name, data, tokenizer, chunking, max_bytes=settings.max_upload_bytes, shown=chunks
+            name,
+            data,
+            tokenizer,
+            chunking,
+            max_bytes=settings.max_upload_bytes,
+            shown=chunks,
+            read=reader.load,
         )
 
     return await run_in_threadpool(preview)
