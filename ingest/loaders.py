@@ -3,12 +3,16 @@
 ``check_upload`` looks only at the name, the size and the first bytes, so the API can answer
 400/413/415 before any parsing. The type is judged by content as well as by extension: a
 renamed executable must not reach a parser, a PDF must look like one, and a DOCX must be a ZIP.
-``load_document`` then dispatches by extension to one loader per format.
+``load_document`` then dispatches by extension to one loader per format; whatever a loader
+raises that is not an ``IngestError`` (a bug, or a file built to break a parser) becomes an
+``UnreadableFileError`` naming the file and the cause, so the file fails alone and the API
+answers 422, not 500.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import posixpath
 import unicodedata
 from collections.abc import Callable
@@ -19,6 +23,8 @@ from ingest.errors import (
     DocumentParseError,
     EmptyFileError,
     FileTooLargeError,
+    IngestError,
+    UnreadableFileError,
     UnsupportedFileError,
 )
 from ingest.extracted import Extracted
@@ -29,6 +35,8 @@ from ingest.pdf import load_pdf
 from ingest.text_format import load_text
 from ingest.text_sniff import binary_reason
 from search.file_types import DOCX_MIME, MIME_TYPES, SUPPORTED_EXTENSIONS, extension
+
+log = logging.getLogger(__name__)
 
 PDF_MAGIC = b"%PDF-"
 # The PDF spec tolerates a little junk before the header, and so do readers; so do we.
@@ -111,13 +119,21 @@ def safe_filename(name: str) -> str:
 def load_document(filename: str, data: bytes) -> Document:
     """Parse a file into a Document; raises ``DocumentParseError`` naming the cause.
 
-    ``doc_id`` is the sha256 of the bytes, so the same file always gets the same id.
+    ``doc_id`` is the sha256 of the bytes, so the same file always gets the same id. Any other
+    exception from a loader is logged with its traceback and raised as ``UnreadableFileError``
+    ("could not be read: RecursionError: ..."); ``MemoryError`` is not caught.
     """
     ext = extension(filename)
     mime = MIME_TYPES.get(ext)
     if mime is None:
         raise DocumentParseError(filename, f"unsupported file type '{ext or '(none)'}'")
-    extracted = _LOADERS[mime](filename, data)
+    try:
+        extracted = _LOADERS[mime](filename, data)
+    except (IngestError, MemoryError):
+        raise
+    except Exception as error:
+        log.exception("reading %s failed unexpectedly", filename)
+        raise UnreadableFileError(filename, error) from error
     sections = [section for section in extracted.sections if section.text.strip()]
     if not sections:
         raise DocumentParseError(filename, "no text found")

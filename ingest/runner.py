@@ -10,10 +10,13 @@ the same run with a one-file input.
 
 The guarantees of file-by-file ingestion hold per file: nothing of a file is written before it
 is checked, loaded, chunked and embedded (``ingest.stages`` has the write order); a file that
-fails to check, load or chunk fails alone; an embedding error fails only the files with a chunk
-in the slice that failed. Outcomes come back in input order, each once its file is durable.
-Within one run the same bytes twice are written once (the second is "unchanged"), and a second
-file of a name already written does not replace the first.
+fails to check, load or chunk fails alone, whatever it raised (short of ``MemoryError`` and the
+store's or collection's own errors, which stop the run): an unforeseen exception becomes that
+file's failure, "could not be read: RecursionError: ...", logged with its traceback; an
+embedding error fails only the files with a chunk in the slice that failed. Outcomes come back
+in input order, each once its file is durable. Within one run the same bytes twice are written
+once (the second is "unchanged"), and a second file of a name already written does not replace
+the first.
 
 The stage values are frozen; what changes while a run goes (which files wait, the vectors each
 has so far, which failed) is this module's own bookkeeping, in ``_Run``.
@@ -27,8 +30,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from embeddings.base import Vector
-from embeddings.errors import EmbeddingError
-from ingest.errors import IngestError, RejectedFileError
+from embeddings.errors import EmbeddingError, SemsearchError
+from ingest.errors import IngestError, RejectedFileError, UnreadableFileError
 from ingest.models import (
     AlreadyIndexed,
     CheckedFile,
@@ -94,15 +97,23 @@ class IngestRunner:
                 file = self._load.check(file)
             except RejectedFileError as error:
                 return _failed(error.filename, error.reason)
+        report("parsing", 0, 1)
         try:
-            report("parsing", 0, 1)
             loaded = self._load.run(file)
             if isinstance(loaded, AlreadyIndexed):
                 return IngestOutcome.of(loaded.document, "unchanged", loaded.chunks)
             chunked = self._chunk.run(loaded)
-            self._embed.ready()
         except IngestError as error:
             return _failed(file.name, error.reason)
+        except EmbeddingError as error:
+            return _failed(file.name, error.message)
+        except (SemsearchError, MemoryError):
+            raise  # the store's or the process's trouble, not this file's: the run stops
+        except Exception as error:  # a bug a file can trigger: that file fails, the run goes on
+            log.exception("reading %s failed unexpectedly", file.name)
+            return _failed(file.name, UnreadableFileError(file.name, error).reason)
+        try:
+            self._embed.ready()
         except EmbeddingError as error:
             return _failed(file.name, error.message)
         report("embedding", 0, len(chunked.chunks))
