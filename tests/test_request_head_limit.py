@@ -83,3 +83,20 @@ def test_a_head_under_the_limit_is_served(server: str) -> None:
     assert sent == MIB
     assert answer.startswith(b"HTTP/1.1 200 OK"), answer[:200]
     assert b'"status":"ok"' in answer
+
+
+def test_a_request_the_parser_cannot_read_gets_the_json_error_shape(server: str) -> None:
+    """uvicorn answers a malformed request itself, in plain text; the app's protocol answers in
+    the one JSON shape, as the OpenAPI document says every error is."""
+    address = urlsplit(server)
+    assert address.hostname and address.port
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 400 Bad Request"
+    assert b"content-type: application/json" in rest.partition(b"\r\n\r\n")[0]
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["error"]["status"] == 400 and body["error"]["code"] == "bad_request"

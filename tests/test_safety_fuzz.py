@@ -21,7 +21,7 @@ from schemathesis.checks import negative_data_rejection, positive_data_acceptanc
 
 from embeddings.threaded import serve_in_thread
 from web.app import create_app
-from web.guard import MAX_REQUEST_HEAD_BYTES
+from web.http_server import uvicorn_options
 from web.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -55,9 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, local_provider: object) -> 
         SEMSEARCH_MAX_REQUEST_MB=1,
     )
     app = create_app(settings, embedder=local_provider)  # type: ignore[arg-type]
-    with serve_in_thread(
-        app, lifespan="on", h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES
-    ) as url:
+    with serve_in_thread(app, lifespan="on", **uvicorn_options()) as url:
         note = b"# Zebras\n\nZebras live in herds on the savanna and move north in the dry season."
         response = httpx.post(
             f"{url}/api/documents", files=[("files", ("zebras.md", note))], headers=AUTH

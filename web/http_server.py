@@ -52,19 +52,32 @@ class HeadLimitedHttpTools(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
 
+    def send_400_response(self, msg: str) -> None:
+        """A request the parser cannot read gets the app's JSON error shape too, not uvicorn's
+        plain text: clients of the API parse one shape."""
+        self._answer(400, "Bad Request", "bad_request", f"{msg} (the request is malformed)")
+
     def _refuse_head(self) -> None:
         message = (
             f"the request line and headers are over {self.max_head_bytes // 1024} KiB; "
             "send filters in a POST body instead"
         )
-        body = json.dumps(error_body(431, "request_header_fields_too_large", message)).encode()
-        head = (
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-            b"content-type: application/json\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n"
-            b"connection: close\r\n\r\n"
-        )
         self.logger.warning("refused a request whose head passed %d bytes", self.max_head_bytes)
+        self._answer(
+            431, "Request Header Fields Too Large", "request_header_fields_too_large", message
+        )
+
+    def _answer(self, status: int, phrase: str, code: str, message: str) -> None:
+        """Write the JSON error and close: the rest of the request is never read."""
+        body = json.dumps(error_body(status, code, message)).encode()
+        head = (
+            f"HTTP/1.1 {status} {phrase}\r\n".encode()
+            + b"content-type: application/json\r\n"
+            + b"content-length: "
+            + str(len(body)).encode()
+            + b"\r\n"
+            + b"connection: close\r\n\r\n"
+        )
         self.transport.write(head + body)
         self.transport.close()
 
