@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from embeddings.base import EmbeddingProvider
 from embeddings.cache import unwrap
 from embeddings.errors import EmbeddingError
-from embeddings.settings import EmbeddingSettings, resolve_provider
+from embeddings.settings import (
+    EmbeddingSettings,
+    redact_url,
+    redact_urls_in,
+    resolve_provider,
+)
 
 PROBE_TEXT = "semsearch connection check"
 
@@ -62,12 +67,14 @@ def check_connection(provider: EmbeddingProvider, settings: EmbeddingSettings) -
     took_ms = (time.perf_counter() - started) * 1000
     if error and token:
         error = error.replace(token, "***")
+    if error:
+        error = redact_urls_in(error, settings.endpoint.strip(), provider.model_id)
     return ConnectionReport(
         ok=error is None,
         provider=provider.name,
         reason=reason,
-        model=provider.model_id,
-        endpoint=endpoint,
+        model=redact_url(provider.model_id),
+        endpoint=redact_url(endpoint) if endpoint else None,
         dimension=dimension,
         took_ms=round(took_ms, 1),
         error=error,

@@ -302,7 +302,7 @@ def embeddings_serve(
     from embeddings.factory import build_provider
     from embeddings.local import LocalProvider
     from embeddings.server import create_embeddings_app, find_tokenizer, token_counter
-    from embeddings.settings import resolve_provider
+    from embeddings.settings import redact_url, resolve_provider
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     log = logging.getLogger("semsearch")
@@ -340,7 +340,7 @@ def embeddings_serve(
         "%d tokens per text%s",
         provider.name,
         reason,
-        provider.model_id,
+        redact_url(provider.model_id),
         dimension,
         max_batch_size,
         max_input_length,

@@ -17,7 +17,7 @@ from embeddings.base import EmbeddingProvider
 from embeddings.cache import VectorCache, with_cache
 from embeddings.factory import build_provider
 from embeddings.prompts import Prompts
-from embeddings.settings import ProviderName, resolve_provider
+from embeddings.settings import ProviderName, redact_url, resolve_provider
 from ingest.backfill import backfill_chunk_fields
 from ingest.chunking import load_default_tokenizer
 from ingest.isolation import IsolatedReader
@@ -95,7 +95,12 @@ def open_services(
         if embedder is None:
             embedder = build_provider(embedding_settings)
             stack.callback(embedder.close)
-        log.info("embeddings: provider %s (%s), model %s", provider_name, reason, embedder.model_id)
+        log.info(
+            "embeddings: provider %s (%s), model %s",
+            provider_name,
+            reason,
+            redact_url(embedder.model_id),
+        )
         in_use = EmbeddingsInUse(
             provider=provider_name,
             reason=reason,

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from embeddings.check import ConnectionReport, check_connection
+from embeddings.settings import redact_url
 from search.catalog import DocumentCatalog
 from web.deps import (
     CatalogDep,
@@ -64,7 +65,7 @@ def health(
         status="ok",
         engine=catalog.engine,
         provider=embedder.name,
-        model=embedder.model_id,
+        model=redact_url(embedder.model_id),
         documents=catalog.count_documents(),
     )
 
@@ -77,7 +78,7 @@ def embeddings_config(
         provider=in_use.provider,
         reason=in_use.reason,
         model=configured.model,
-        endpoint=configured.endpoint,
+        endpoint=redact_url(configured.endpoint),
         token=mask(configured.token.get_secret_value()),
         dimension=dimension,
         prompts=in_use.prompts.describe(),
