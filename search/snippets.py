@@ -53,16 +53,21 @@ class SnippetMaker:
         if len(flat) <= width:
             return flat
         found = self.pattern.search(flat.lower()) if self.pattern is not None else None
-        centre = found.start() if found is not None else 0
-        start = max(0, min(centre - width // 3, len(flat) - width))
-        end = min(len(flat), start + width)
-        if start > 0:
-            space = flat.find(" ", start)
-            start = space + 1 if 0 <= space < centre else start
-        if end < len(flat):
-            space = flat.rfind(" ", start, end)
-            end = space if space > centre else end
-        return ("… " if start > 0 else "") + flat[start:end] + (" …" if end < len(flat) else "")
+        return window(flat, found.start() if found is not None else 0, width)
+
+
+def window(flat: str, centre: int, width: int) -> str:
+    """About ``width`` characters of ``flat`` around ``centre`` (a third before it), cut at
+    spaces, with "…" where text was left out."""
+    start = max(0, min(centre - width // 3, len(flat) - width))
+    end = min(len(flat), start + width)
+    if start > 0:
+        space = flat.find(" ", start)
+        start = space + 1 if 0 <= space < centre else start
+    if end < len(flat):
+        space = flat.rfind(" ", start, end)
+        end = space if space > centre else end
+    return ("… " if start > 0 else "") + flat[start:end] + (" …" if end < len(flat) else "")
 
 
 def make_snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> str:
