@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from embeddings.base import EmbeddingProvider
 from search.store import compact, warm_up_in_background
+from web.api_docs import install_api_docs
 from web.errors import API_ERROR_RESPONSES, install_error_handlers
 from web.guard import Limits, RequestGuard
 from web.login import LoginGate
@@ -49,6 +50,9 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
         summary="Semantic search over your documents",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by web.api_docs from the app's own files, not FastAPI's CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.state.login_throttle = LoginThrottle()
@@ -68,6 +72,7 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
     app.add_middleware(SameOriginGuard, allowed_hosts=settings.allowed_host_names)
     # Around everything, so that even the guards' refusals carry them.
     app.add_middleware(SecurityHeaders)
+    install_api_docs(app)  # before /static: its assets are under /static/api-docs
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     for feature in (search, documents, jobs, clusters, status):
         app.include_router(feature.pages)

@@ -55,7 +55,7 @@ LOGIN_FORM_SECONDS = 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Pages reachable without a session: the login itself, the assets, the API's documentation.
 OPEN_PATHS = frozenset(
-    {"/login", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/favicon.ico"}
+    {"/login", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/favicon.ico"}
 )
 CSRF_MESSAGE = "missing or wrong CSRF token: reload the page and try again"
 

@@ -4,8 +4,8 @@
   app's own scripts and styles (they have no inline ones), and no other site can frame them to
   trick a click. A route that sets its own policy keeps it (an uploaded HTML original is served
   sandboxed, ``web.routers.documents``), and the other originals get none: a PDF must open in
-  the browser's own viewer. The OpenAPI pages (``/docs``, ``/redoc``) load FastAPI's Swagger
-  and ReDoc assets from a CDN, so they get no policy yet (said in docs/architecture.md).
+  the browser's own viewer. The OpenAPI page (``/docs``) sets a policy of its own that also
+  admits its inline script by its hash and ``data:`` images (``web.api_docs``).
 - ``Cache-Control: no-store``: documents, snippets and results are the user's; neither a
   shared cache nor the browser's back-forward cache keeps them (the static assets keep their
   own caching).
@@ -18,8 +18,6 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'"
-#: Pages whose assets come from elsewhere, so the policy would break them.
-UNPOLICED_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 _ALWAYS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
@@ -38,7 +36,7 @@ class SecurityHeaders:
             return
         path: str = scope["path"]
         static = path.startswith("/static/")
-        policed = path not in UNPOLICED_PATHS and not _is_original(path)
+        policed = not _is_original(path)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
