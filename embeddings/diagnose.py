@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from embeddings.errors import EmbeddingServiceError
+from embeddings.errors import EmbeddingServiceError, EmbeddingUnavailableError
+from embeddings.settings import redact_url
 
 _NOT_EMBEDDINGS = re.compile(
     r"doesn'?t support task|does not support task|not a valid pipeline|not a valid task"
@@ -59,8 +60,14 @@ class Where:
 def http_error(
     where: Where, status: int, message: str, request_id: str | None
 ) -> EmbeddingServiceError:
-    """The error for a status that retrying cannot fix (``message`` is already redacted)."""
+    """The error for a status that retrying cannot fix (``message`` is already redacted).
+
+    A setting at fault (token, credits, access, model, endpoint) is an
+    ``EmbeddingUnavailableError``: every other text would be refused the same way. A request
+    rejected as invalid, or refused for a reason not known here, is a plain
+    ``EmbeddingServiceError``, about the texts it carried."""
     setting: str | None
+    unavailable = True
     if status in (400, 404, 422) and _NOT_EMBEDDINGS.search(message):
         text = (
             f"EMBEDDINGS_MODEL={where.model_id!r} is not a feature-extraction (embeddings) "
@@ -102,15 +109,17 @@ def http_error(
         text = f"endpoint {where.label} was not found; check EMBEDDINGS_ENDPOINT"
         setting = where.url_setting
     elif status == 400:
-        text, setting = f"{where.label} rejected the request as invalid", None
+        text, setting, unavailable = f"{where.label} rejected the request as invalid", None, False
     else:
         text, setting = f"{where.label} refused the request", where.url_setting
-    return EmbeddingServiceError(
+        unavailable = False
+    kind = EmbeddingUnavailableError if unavailable else EmbeddingServiceError
+    return kind(
         f"{text} (HTTP {status}: {message})", status=status, request_id=request_id, setting=setting
     )
 
 
-def unreachable(where: Where, url: str, exc: httpx.TransportError) -> EmbeddingServiceError:
+def unreachable(where: Where, url: str, exc: httpx.TransportError) -> EmbeddingUnavailableError:
     """Connection refused, a name that does not resolve, or no connection in time."""
     host = urlsplit(url).hostname or url
     if isinstance(exc, httpx.ConnectTimeout):
@@ -121,8 +130,9 @@ def unreachable(where: Where, url: str, exc: httpx.TransportError) -> EmbeddingS
         why = "connection refused (is the server running, on that port?)"
     else:
         why = f"{type(exc).__name__}: {exc}"
-    return EmbeddingServiceError(
-        f"cannot reach {url}: {why}; check {where.url_setting}", setting=where.url_setting
+    return EmbeddingUnavailableError(
+        f"cannot reach {redact_url(url)}: {why}; check {where.url_setting}",
+        setting=where.url_setting,
     )
 
 
@@ -134,8 +144,9 @@ def gave_up(
     status: int | None,
     loading: bool,
     request_id: str | None,
-) -> EmbeddingServiceError:
-    """Retries ran out: say what the last answer most likely means."""
+) -> EmbeddingUnavailableError:
+    """Retries ran out: say what the last answer most likely means. The next text would wait
+    out the same retries, so this stops an ingestion too."""
     hint = ""
     setting = where.url_setting
     if loading:
@@ -152,7 +163,7 @@ def gave_up(
         )
     elif status == 429:
         hint = "; rate limited: wait, or lower SEMSEARCH_INGEST_WORKERS"
-    return EmbeddingServiceError(
+    return EmbeddingUnavailableError(
         f"{where.label} still failing after {why}: {problem}{hint}",
         status=status,
         request_id=request_id,

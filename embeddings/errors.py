@@ -49,9 +49,28 @@ class EmbeddingServiceError(EmbeddingError):
         self.request_id = request_id
 
 
+class EmbeddingUnavailableError(EmbeddingServiceError):
+    """No text can be embedded as things stand: the token was refused (401), the account is out
+    of credits (402), the token has no access (403), the model or endpoint is unknown (404) or
+    does not embed, the endpoint is paused, or it is unreachable or still failing after its
+    retries. Every text of a run would get the same answer until the named setting changes or
+    the service comes back, so ingestion stops at the first one (``ingest.runner``) instead of
+    spending one refused request per file."""
+
+
 class EmbeddingResponseError(EmbeddingError):
     """The service answered 2xx but the body is not the vectors we asked for."""
 
 
 class DimensionMismatchError(EmbeddingError):
     """A batch came back with a different dimension than the one probed first."""
+
+
+#: The errors no file can get past: ingestion stops at the first one and keeps what is queued.
+#: The others (a text too long even when cut, a server that answers 400 or a body that is not
+#: vectors) fail only the files whose texts were in the request.
+STOPS_INGESTION: tuple[type[EmbeddingError], ...] = (
+    EmbeddingConfigError,
+    EmbeddingUnavailableError,
+    DimensionMismatchError,
+)

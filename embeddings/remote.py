@@ -37,7 +37,7 @@ from embeddings.errors import (
 )
 from embeddings.request import Sender, TooLarge, TooLong
 from embeddings.retry import RetryPolicy
-from embeddings.settings import EmbeddingSettings, require_http_url
+from embeddings.settings import EmbeddingSettings, redact_url, redact_urls_in, require_http_url
 from embeddings.tei_info import TeiInfo, fetch_info, info_url
 from embeddings.wire import parse_vectors
 
@@ -307,15 +307,18 @@ class RemoteProvider:
     # -- errors -----------------------------------------------------------------------------
 
     def _where(self) -> str:
-        return self.url
+        return redact_url(self.url)
 
     def _redact(self, text: str) -> str:
+        """``text`` without the token or the URL's password (``user:password@``)."""
+        text = redact_urls_in(text, self.url)
         return text.replace(self._token, "***") if self._token else text
 
     def _scrub(self, exc: EmbeddingError) -> None:
-        """Remove the token from an error's message, should a server have echoed it."""
-        if self._token and self._token in exc.message:
-            exc.message = self._redact(exc.message)
+        """Remove the token and the URL's password from an error's message, should a server
+        have echoed them."""
+        if (redacted := self._redact(exc.message)) != exc.message:
+            exc.message = redacted
             exc.args = (exc.message,)
 
 
@@ -376,7 +379,7 @@ class EndpointProvider(RemoteProvider):
             )
         require_http_url(url, "EMBEDDINGS_ENDPOINT")
         openai = urlparse(url).path.rstrip("/").endswith("/v1/embeddings")
-        model_id = settings.model.strip() or url
+        model_id = settings.model.strip() or redact_url(url)  # shown, and kept in the store
         super().__init__(
             settings,
             url=url,

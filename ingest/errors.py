@@ -1,12 +1,15 @@
 """Why a file could not be ingested. Every message names the file and the cause.
 
 The classes say what went wrong, never how to answer it: ``web.errors`` maps each to an HTTP
-status (an empty file 400, a too large one 413, an unsupported one 415, a parse failure 422).
+status (an empty file 400, a too large one 413, an unsupported one 415, a parse failure 422, a
+full disk 507).
 """
 
 from __future__ import annotations
 
-from embeddings.errors import SemsearchError
+from pathlib import Path
+
+from embeddings.errors import EmbeddingError, SemsearchError
 
 
 class IngestError(SemsearchError):
@@ -69,3 +72,30 @@ class QueueFullError(SemsearchError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class IngestStoppedError(SemsearchError):
+    """A run stopped because a setting, not a file, is at fault (``embeddings.errors.
+    STOPS_INGESTION``): a refused token, no credits, an unknown model, an endpoint unreachable
+    after its retries. Going on would send one doomed request per file and fail files that are
+    fine, so the runner stops at the first such error; the files it had not finished are not
+    failed, and whoever holds them keeps them for a later run (``ingest.jobs``)."""
+
+    def __init__(self, cause: EmbeddingError) -> None:
+        super().__init__(f"ingestion stopped: {cause.message}")
+        self.cause = cause
+        self.setting = cause.setting
+
+
+class StorageFullError(IngestError):
+    """The disk under the data folder has no room left (``ENOSPC``, or ``EDQUOT`` past a quota)
+    for this file: its upload in the spool or its stored original (``ingest.atomic``). Nothing
+    half-written is left of it, and the files before it are kept; ``web.errors`` answers 507."""
+
+    def __init__(self, filename: str, folder: Path) -> None:
+        super().__init__(
+            filename,
+            f"the disk is full: there is no room left in {folder} (the data folder, "
+            "SEMSEARCH_DATA_DIR) to keep it; free some space and try again",
+        )
+        self.folder = folder

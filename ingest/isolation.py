@@ -76,9 +76,10 @@ class IsolatedReader:
     ) -> None:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self.workers = max(1, workers)  # files read at once (the pipeline reads this many ahead)
         self._context = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
-        self._slots = threading.BoundedSemaphore(max(1, workers))
+        self._slots = threading.BoundedSemaphore(self.workers)
         self._lock = threading.Lock()
         self._closed = False
 

@@ -7,11 +7,19 @@ after a restart or a crash. A worker takes every job queued at that moment (up t
 ``JOBS_PER_RUN``) and ingests them in one ``IngestPipeline.ingest_many`` run, so that a folder
 uploaded as many small files shares embedding batches instead of embedding one or two chunks
 at a time.
+
+A run that stops because a setting is at fault (``IngestStoppedError``: a refused token, no
+credits, an unknown model, an endpoint unreachable after its retries) fails none of its files:
+they wait, "paused" with the reason, still in the spool, and a run is tried again after
+``pause_first_s``, the wait doubling up to ``pause_max_s`` while the cause lasts. An endpoint
+that comes back is picked up by itself; a token or model changed in the settings is picked up
+at the restart, when ``resume`` queues the spool again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import uuid
 from collections import deque
@@ -20,14 +28,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from ingest.errors import QueueFullError
+from ingest.errors import IngestStoppedError, QueueFullError
 from ingest.models import IngestFile, IngestOutcome
 from ingest.pipeline import IngestPipeline
 from ingest.spool import UploadSpool
 
-JobStatus = Literal["queued", "processing", "done", "failed"]
+JobStatus = Literal["queued", "processing", "paused", "done", "failed"]
+#: Accepted and not yet finished: held in the spool, counted against the queue's bounds.
+UNFINISHED: tuple[JobStatus, ...] = ("queued", "processing", "paused")
 # How many finished jobs are remembered for the pages and the API.
 KEEP_FINISHED = 500
 # The most queued jobs one worker takes into a single ingest_many run.
@@ -38,6 +48,11 @@ JOBS_PER_RUN = 64
 MAX_QUEUED_FILES = 5000
 MAX_QUEUED_BYTES = 2 * 1024 * 1024 * 1024
 RETRY_AFTER_S = 30
+# After a run stopped on a setting, the first wait before trying again, and the longest.
+PAUSE_FIRST_S = 30.0
+PAUSE_MAX_S = 600.0
+
+log = logging.getLogger(__name__)
 
 
 class JobInfo(BaseModel):
@@ -51,7 +66,11 @@ class JobInfo(BaseModel):
     total: int
     doc_id: str | None = None
     chunks: int = 0
-    error: str | None = None
+    error: str | None = Field(
+        default=None,
+        description="Why the file failed, or, while ``paused``, why it waits (it is tried "
+        "again by itself)",
+    )
     already_indexed: bool = False
     created_at: str
     finished_at: str | None = None
@@ -71,6 +90,7 @@ class _Job:
     done: int = 0
     total: int = 0
     outcome: IngestOutcome | None = None
+    paused: str | None = None  # why it waits, while status is "paused"
     created_at: str = field(default_factory=lambda: _now())
     finished_at: str | None = None
 
@@ -85,7 +105,7 @@ class _Job:
             total=self.total,
             doc_id=outcome.doc_id if outcome and outcome.doc_id else self.doc_id,
             chunks=outcome.chunks if outcome else 0,
-            error=outcome.error if outcome else None,
+            error=outcome.error if outcome else self.paused,
             already_indexed=bool(outcome and outcome.status == "unchanged"),
             created_at=self.created_at,
             finished_at=self.finished_at,
@@ -103,6 +123,8 @@ class JobManager:
         spool: UploadSpool | None = None,
         max_queued_files: int = MAX_QUEUED_FILES,
         max_queued_bytes: int = MAX_QUEUED_BYTES,
+        pause_first_s: float = PAUSE_FIRST_S,
+        pause_max_s: float = PAUSE_MAX_S,
     ) -> None:
         self._pipeline = pipeline
         self._spool = spool
@@ -113,6 +135,11 @@ class JobManager:
         self._jobs: dict[str, _Job] = {}
         self._queue: deque[_Job] = deque()
         self._lock = threading.Lock()
+        self._pause_first_s = max(0.01, pause_first_s)
+        self._pause_max_s = max(self._pause_first_s, pause_max_s)
+        self._next_pause_s = self._pause_first_s
+        self._paused: str | None = None  # why runs wait, while they do
+        self._wake: threading.Timer | None = None
 
     def submit(self, source: IngestFile) -> JobInfo:
         """Queue a file; with a spool, its bytes are on disk before this returns.
@@ -121,8 +148,9 @@ class JobManager:
         a ``SourceFile`` is judged when its run takes it, and fails its job if rejected.
 
         Raises ``QueueFullError`` when the files accepted and not yet ingested would pass
-        ``max_queued_files`` files or ``max_queued_bytes`` bytes: nothing is kept of a refused
-        upload."""
+        ``max_queued_files`` files or ``max_queued_bytes`` bytes, and ``StorageFullError`` when
+        the spool's disk has no room for it: nothing is kept of a refused upload (the spool
+        removes what it had written of it), and no job is made."""
         size = len(source.data)
         with self._lock:
             self._make_room(size)
@@ -150,7 +178,7 @@ class JobManager:
 
     def _make_room(self, size: int) -> None:
         """Refuse a file the queue has no room for (the caller holds the lock)."""
-        waiting = [job for job in self._jobs.values() if job.status in ("queued", "processing")]
+        waiting = [job for job in self._jobs.values() if job.status in UNFINISHED]
         held = sum(job.size for job in waiting) + self._reserved
         if len(waiting) >= self._max_files or held + size > self._max_bytes:
             raise QueueFullError(
@@ -165,6 +193,8 @@ class JobManager:
     ) -> JobInfo:
         job = _Job(id=job_id, upload=upload, filename=name, doc_id=digest, size=size)
         with self._lock:
+            if self._paused is not None:
+                job.status, job.stage, job.paused = "paused", "paused", self._paused
             self._jobs[job.id] = job
             self._queue.append(job)
             self._forget_old()
@@ -181,28 +211,39 @@ class JobManager:
         with self._lock:
             return [job.info() for job in reversed(self._jobs.values())]
 
+    def paused(self) -> str | None:
+        """Why ingestion waits, while it does (the status page says so); None otherwise."""
+        with self._lock:
+            return self._paused
+
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Block until no job is queued or processing. For tests and scripts that must wait for
-        uploads to be done; the server never calls it (its shutdown waits on the pool)."""
+        """Block until no job is queued, processing or paused. For tests and scripts that must
+        wait for uploads to be done; the server never calls it (its shutdown waits on the
+        pool)."""
         deadline = datetime.now(UTC).timestamp() + timeout
         while datetime.now(UTC).timestamp() < deadline:
             with self._lock:
-                if all(j.status in ("done", "failed") for j in self._jobs.values()):
+                if all(j.status not in UNFINISHED for j in self._jobs.values()):
                     return True
             threading.Event().wait(0.05)
         return False
 
     def shutdown(self) -> None:
+        with self._lock:
+            if self._wake is not None:
+                self._wake.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
         """Ingest the jobs queued now in one run (none left: an earlier run took them)."""
         with self._lock:
+            if self._paused is not None:
+                return  # the wake-up timer starts the runs again
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), JOBS_PER_RUN))]
+            for job in batch:
+                job.status, job.paused = "processing", None
         if not batch:
             return
-        for job in batch:
-            job.status = "processing"
 
         def progress(index: int, stage: str, done: int, total: int) -> None:
             job = batch[index]
@@ -214,9 +255,45 @@ class JobManager:
             for outcome in self._pipeline.ingest_many(files, progress=progress):
                 self._finish(batch[finished], outcome)
                 finished += 1
+        except IngestStoppedError as stop:  # a setting, not these files: they wait
+            self._pause(batch[finished:], stop.message)
+            return
         except Exception as error:  # a bug or an unreachable store: the jobs fail, the pool lives
             for job in batch[finished:]:
                 self._finish(job, IngestOutcome.failure(job.filename, str(error)))
+        with self._lock:
+            self._next_pause_s = self._pause_first_s  # it went through: the cause is gone
+
+    def _pause(self, jobs: list[_Job], reason: str) -> None:
+        """Put ``jobs`` back at the head of the queue, paused, and try again after a wait that
+        doubles while the cause lasts; their spool entries stay."""
+        with self._lock:
+            self._paused = reason
+            for job in self._queue:
+                job.status, job.stage, job.paused = "paused", "paused", reason
+            for job in reversed(jobs):
+                job.status, job.stage, job.paused = "paused", "paused", reason
+                job.done = job.total = 0
+                self._queue.appendleft(job)
+            wait = self._next_pause_s
+            self._next_pause_s = min(self._pause_max_s, wait * 2)
+            self._wake = threading.Timer(wait, self._resume_runs)
+            self._wake.daemon = True
+            self._wake.start()
+        log.warning("%s; %d files wait, tried again in %.0f s", reason, len(self._queue), wait)
+
+    def _resume_runs(self) -> None:
+        with self._lock:
+            self._paused = None
+            self._wake = None
+            for job in self._queue:
+                job.status, job.stage = "queued", "queued"
+            runs = -(-len(self._queue) // JOBS_PER_RUN)
+        for _ in range(runs):
+            try:
+                self._pool.submit(self._run)
+            except RuntimeError:  # shutting down: the spool keeps them for the next start
+                return
 
     def _file_of(self, job: _Job) -> IngestFile:
         """The job's file, read from the spool only now that its run takes it."""
@@ -235,7 +312,7 @@ class JobManager:
             self._spool.remove(job.id)
 
     def _forget_old(self) -> None:
-        finished = [j.id for j in self._jobs.values() if j.status in ("done", "failed")]
+        finished = [j.id for j in self._jobs.values() if j.status not in UNFINISHED]
         for job_id in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._jobs[job_id]
 

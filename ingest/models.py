@@ -147,11 +147,25 @@ class ToWrite:
 @dataclass(frozen=True)
 class Stored:
     """A file the write stage made durable; ``replaced`` are the ids of the older documents of
-    the same name that it removed."""
+    the same name that it removed. ``error``: why it is not done after all (its original could
+    not be saved, ``ingest.stages``): it failed alone, and its document point says why."""
 
     document: Document
     chunks: int
     replaced: tuple[str, ...] = ()
+    error: str | None = None
+
+    def outcome(self) -> IngestOutcome:
+        """What the run reports for this file: "done", or "failed" with ``error``."""
+        if self.error is not None:
+            document = self.document
+            return IngestOutcome(
+                filename=document.filename,
+                status="failed",
+                doc_id=document.doc_id,
+                error=self.error,
+            )
+        return IngestOutcome.of(self.document, "done", self.chunks, self.replaced)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ one runner that calls them (``ingest.runner``), and holds no ingestion logic of 
 ``accept`` is the one place an upload is judged: the API calls it to answer at once, and the
 ``CheckedFile`` it returns travels through the job and the upload spool to the runner, which
 does not judge it again (a ``SourceFile`` handed in directly, as the CLI does, is judged there).
+
+Its ``delete`` and the write stage share one lock per document (``ingest.doc_locks``): a delete
+that comes while its document is being written waits for the write, then deletes it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from ingest.doc_locks import DocumentLocks
 from ingest.loaders import load_document
 from ingest.models import (
     CheckedFile,
@@ -53,18 +57,29 @@ class IngestPipeline:
         guard: CollectionGuard,
         max_upload_bytes: int,
         read: ReadFile = load_document,
+        read_ahead: int = 0,
     ) -> None:
+        """``read_ahead``: threads that load and chunk the next files while the current ones
+        embed (``ingest.read_ahead``); worth it when ``read`` waits on another process, as
+        ``IsolatedReader.load`` does, so the services pass one per reader process."""
         self._store = store
         self._catalog = DocumentCatalog(store)
         self._originals = originals
+        self._locks = DocumentLocks()
+        write = WriteStage(store, sparse, originals, chunking=chunking, locks=self._locks)
         self._load = LoadStage(
-            store, chunking=chunking, max_upload_bytes=max_upload_bytes, read=read
+            store,
+            chunking=chunking,
+            max_upload_bytes=max_upload_bytes,
+            restore_original=write.restore_original,
+            read=read,
         )
         self._runner = IngestRunner(
             load=self._load,
             chunk=ChunkStage(tokenizer, chunking),
             embed=EmbedStage(embedder, guard),
-            write=WriteStage(store, sparse, originals, chunking=chunking),
+            write=write,
+            read_ahead=read_ahead,
         )
 
     def accept(self, source: SourceFile) -> CheckedFile:
@@ -102,8 +117,11 @@ class IngestPipeline:
         return self._runner.run(files, slice_size=slice_size, progress=progress)
 
     def delete(self, doc_id: str) -> DocumentInfo:
-        """Remove the document's points and its stored original."""
-        document = self._catalog.delete(doc_id)
-        bump_revision(self._store)
-        self._originals.delete(doc_id, document.filename)
+        """Remove the document's points and its stored original; raises
+        ``DocumentNotFoundError``. Waits for a write of the same document in progress, then
+        deletes what it wrote, so the document does not come back."""
+        with self._locks.hold(doc_id):
+            document = self._catalog.delete(doc_id)
+            bump_revision(self._store)
+            self._originals.delete(doc_id, document.filename)
         return document

@@ -6,13 +6,18 @@ its marker is on disk too). A marker still "processing" when a process starts is
 writing was cut short: its chunks are removed, so search never shows part of a document, and
 the document is kept as "failed" with the reason, so the list says which file to ingest again.
 A queued upload is not lost either way: the server's upload spool queues it again.
+
+A process killed mid-write also leaves the ``.partial-*`` temporary file of a spooled upload or
+a stored original (``ingest.atomic``); ``remove_partial_files`` sweeps those folders on start.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from ingest.atomic import sweep_partials
 from search.points import (
     chunks_of,
     doc_id_of,
@@ -51,3 +56,16 @@ def recover_interrupted(store: VectorStore) -> list[DocumentInfo]:
     if recovered:
         bump_revision(store)
     return recovered
+
+
+def remove_partial_files(store: VectorStore, *folders: Path) -> int:
+    """Remove the temporary files of writes cut short in ``folders``; how many, logged.
+
+    With an embedded store the data folder is this process's alone, so every one is stale; with
+    a Qdrant server, replicas may share the folders and one may be writing now, so only those
+    older than ``SHARED_STORE_GRACE`` are."""
+    grace = timedelta(0) if store.engine == "edge" else SHARED_STORE_GRACE
+    removed = sum(sweep_partials(f, older_than_s=grace.total_seconds()) for f in folders)
+    if removed:
+        log.warning("removed %d partial files that writes cut short had left", removed)
+    return removed

@@ -13,7 +13,10 @@ is checked, loaded, chunked and embedded (``ingest.stages`` has the write order)
 fails to check, load or chunk fails alone, whatever it raised (short of ``MemoryError`` and the
 store's or collection's own errors, which stop the run): an unforeseen exception becomes that
 file's failure, "could not be read: RecursionError: ...", logged with its traceback; an
-embedding error fails only the files with a chunk in the slice that failed. Outcomes come back
+embedding error fails only the files with a chunk in the slice that failed, unless it is one no
+file can get past (a refused token, an unknown model, an endpoint unreachable after its retries:
+``embeddings.errors.STOPS_INGESTION``), which stops the run with ``IngestStoppedError`` at the
+first request that got it: no file more is sent or failed for it. Outcomes come back
 in input order, each once its file is durable. Within one run the same bytes twice are written
 once (the second is "unchanged"), and a second file of a name already written does not replace
 the first.
@@ -27,11 +30,12 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from embeddings.base import Vector
-from embeddings.errors import EmbeddingError, SemsearchError
-from ingest.errors import IngestError, RejectedFileError, UnreadableFileError
+from embeddings.errors import STOPS_INGESTION, EmbeddingError, SemsearchError
+from ingest.errors import IngestError, IngestStoppedError, RejectedFileError, UnreadableFileError
 from ingest.models import (
     AlreadyIndexed,
     CheckedFile,
@@ -43,6 +47,7 @@ from ingest.models import (
     ProgressCallback,
     ToWrite,
 )
+from ingest.read_ahead import read_ahead
 from ingest.stages import ChunkStage, EmbedStage, LoadStage, WriteStage
 
 log = logging.getLogger(__name__)
@@ -60,15 +65,26 @@ class IngestRunner:
     ``CheckedFile`` is not judged again; a ``SourceFile`` is, and a rejected one becomes a failed
     outcome in its place. ``progress`` gets the file's position in ``files``, the stage
     ("parsing"; "embedding" done/total chunks, after each slice; "storing") and its counts.
+
+    With ``read_ahead`` threads (``ingest.read_ahead``), the next files are checked, loaded and
+    chunked while the current slice embeds, a bounded number ahead; with 0, each when its turn
+    comes. Either way the outcomes, their order and what stops a run are the same.
     """
 
     def __init__(
-        self, *, load: LoadStage, chunk: ChunkStage, embed: EmbedStage, write: WriteStage
+        self,
+        *,
+        load: LoadStage,
+        chunk: ChunkStage,
+        embed: EmbedStage,
+        write: WriteStage,
+        read_ahead: int = 0,
     ) -> None:
         self._load = load
         self._chunk = chunk
         self._embed = embed
         self._write = write
+        self._read_ahead = read_ahead
 
     def run(
         self,
@@ -80,11 +96,18 @@ class IngestRunner:
         if slice_size < 1:
             raise ValueError(f"slice_size must be at least 1, got {slice_size}")
         run = _Run(report=progress or _silent)
-        for index, file in enumerate(files):
-            run.add(index, self._prepare(file, run.for_file(index)))
-            while len(run.queue) >= slice_size:
-                self._embed_slice(run, slice_size)
-            yield from self._finish_ready(run)
+        prepared = read_ahead(
+            files,
+            lambda index, file: self._prepare(file, run.for_file(index)),
+            workers=self._read_ahead,
+            size=lambda file: len(file.data),
+        )
+        with closing(prepared):
+            for index, item in enumerate(prepared):
+                run.add(index, item)
+                while len(run.queue) >= slice_size:
+                    self._embed_slice(run, slice_size)
+                yield from self._finish_ready(run)
         while run.queue:
             self._embed_slice(run, slice_size)
         yield from self._finish_ready(run)
@@ -106,7 +129,7 @@ class IngestRunner:
         except IngestError as error:
             return _failed(file.name, error.reason)
         except EmbeddingError as error:
-            return _failed(file.name, error.message)
+            return _failed_or_stop(file.name, error)
         except (SemsearchError, MemoryError):
             raise  # the store's or the process's trouble, not this file's: the run stops
         except Exception as error:  # a bug a file can trigger: that file fails, the run goes on
@@ -115,7 +138,7 @@ class IngestRunner:
         try:
             self._embed.ready()
         except EmbeddingError as error:
-            return _failed(file.name, error.message)
+            return _failed_or_stop(file.name, error)
         report("embedding", 0, len(chunked.chunks))
         return chunked
 
@@ -124,6 +147,8 @@ class IngestRunner:
         taken = run.take(slice_size)
         try:
             vectors = self._embed.run([text for _, text in taken])
+        except STOPS_INGESTION as error:
+            raise IngestStoppedError(error) from error
         except EmbeddingError as error:
             run.fail(taken, error.message)
             return
@@ -143,7 +168,7 @@ class IngestRunner:
                 run.report(index, "storing", 0, len(item.embedded.chunks))
         stored = self._write.run([item for _, item in to_write])
         done = {
-            index: IngestOutcome.of(s.document, "done", s.chunks, s.replaced)
+            index: s.outcome()  # "done", or failed when its original could not be saved
             for (index, _), s in zip(to_write, stored, strict=True)
         }
         for index in ready:
@@ -232,6 +257,13 @@ class _Run:
 def _failed(filename: str, reason: str) -> IngestOutcome:
     log.warning("ingestion of %s failed: %s", filename, reason)
     return IngestOutcome.failure(filename, reason)
+
+
+def _failed_or_stop(filename: str, error: EmbeddingError) -> IngestOutcome:
+    """This file's failure, or the run's end when no file can get past ``error``."""
+    if isinstance(error, STOPS_INGESTION):
+        raise IngestStoppedError(error) from error
+    return _failed(filename, error.message)
 
 
 def _silent(index: int, stage: str, done: int, total: int) -> None:

@@ -8,7 +8,10 @@ again (``JobManager.resume``), so an accepted upload is never silently lost.
 Each upload is two files named by its job id: ``{id}.bin`` (the bytes) and ``{id}.json`` (its
 name, its labels, and whether it was checked), both written atomically; the manifest goes last,
 so a manifest always has its bytes. A ``.bin`` without a manifest is a crash mid-write of an
-upload that was never acknowledged, and is removed.
+upload that was never acknowledged, and is removed. Each write and each removal is synced (file
+and folder, ``ingest.atomic``) before ``put`` or ``remove`` returns, so the 202 of an upload
+means its bytes survive a power cut too. A full disk raises ``StorageFullError`` and leaves
+nothing of that upload: the ``.bin`` goes when its manifest does not fit.
 
 The server keeps no upload's bytes in memory while it waits: ``put`` returns what the job
 list needs (name, size, digest), and a run reads the bytes back with ``load`` when it takes the
@@ -26,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.atomic import write_atomically
+from ingest.atomic import remove_durably, write_atomically
 from ingest.models import CheckedFile, IngestFile, SourceFile
 from search.labels import Labels
 
@@ -47,6 +50,8 @@ class UploadSpool:
         self.root = root
 
     def put(self, job_id: str, source: IngestFile) -> Spooled:
+        """Keep the upload on disk, durably, before it is acknowledged; raises
+        ``StorageFullError`` (nothing of it left behind) when the disk is full."""
         digest = hashlib.sha256(source.data).hexdigest()
         manifest = {
             "name": source.name,
@@ -57,13 +62,21 @@ class UploadSpool:
             "size": len(source.data),
             "sha256": digest,
         }
-        write_atomically(self.root / f"{job_id}.bin", source.data)
-        write_atomically(self.root / f"{job_id}.json", json.dumps(manifest).encode())
+        data = self.root / f"{job_id}.bin"
+        write_atomically(data, source.data, name=source.name)
+        try:
+            write_atomically(
+                self.root / f"{job_id}.json", json.dumps(manifest).encode(), name=source.name
+            )
+        except BaseException:
+            remove_durably(data)  # bytes without a manifest are an upload never acknowledged
+            raise
         return Spooled(source.name, len(source.data), digest)
 
     def remove(self, job_id: str) -> None:
-        (self.root / f"{job_id}.json").unlink(missing_ok=True)
-        (self.root / f"{job_id}.bin").unlink(missing_ok=True)
+        """Manifest first: a crash between the two leaves an orphan ``.bin``, never a manifest
+        without its bytes."""
+        remove_durably(self.root / f"{job_id}.json", self.root / f"{job_id}.bin")
 
     def load(self, job_id: str) -> IngestFile:
         """The upload with its bytes, read when its run takes it; raises ``OSError``,
@@ -93,9 +106,8 @@ class UploadSpool:
             except (OSError, ValueError, KeyError, TypeError) as error:
                 log.warning("dropping unreadable queued upload %s: %s", job_id, error)
                 self.remove(job_id)
-        for orphan in self.root.glob("*.bin"):
-            if not orphan.with_suffix(".json").exists():
-                orphan.unlink(missing_ok=True)
+        orphans = [o for o in self.root.glob("*.bin") if not o.with_suffix(".json").exists()]
+        remove_durably(*orphans)
         return [(job_id, entry) for _, job_id, entry in sorted(found, key=lambda f: f[0])]
 
     def pending(self) -> list[tuple[str, IngestFile]]:

@@ -15,24 +15,39 @@ back into the runner or the pipeline.
 
 The write order, per file, each step durable before a later one can be: its document point
 marked "processing", the removal of chunks an earlier, differently chunked version of the same
-bytes left, its chunks, its document point marked "done", and only then the removal of the older
-documents of the same name that it replaces. So a search never finds a document missing while
-its new version is written, and a process killed mid-write leaves a "processing" marker that
-``ingest.recovery`` finds on the next start. The files of one ``WriteStage.run`` share one store
-flush; the stored originals are saved after it, so a file is never listed as done before its
-chunks exist.
+bytes left, its chunks, its original file (``ingest.originals``: atomic, file and folder
+synced), its document point marked "done", and only then the removal of the older documents of
+the same name that it replaces; their originals are deleted last, after the store's flush. So a
+search never finds a document missing while its new version is written, a document is never
+"done" without its chunks or its original (a crash before the "done" point leaves a
+"processing" marker that ``ingest.recovery`` finds on the next start), and a removed older
+version's file goes only once nothing points to it. The files of one ``WriteStage.run`` share one
+store flush; the engine applies writes in order, so the "done" point is never on disk before
+the chunks it follows.
+
+Each file is written holding its document's lock (``ingest.doc_locks``), which
+``IngestPipeline.delete`` holds too: a delete that comes while a file is written waits for it
+and then deletes it, so nothing of it comes back.
+
+An original that cannot be saved (the disk is full: ``StorageFullError``; or any other
+``OSError``) fails that file alone: its chunks are removed, its document point is left "failed"
+with the reason, as ``ingest.recovery`` leaves an interrupted write, and the run goes on with
+the next file. A file found already indexed whose original is missing on disk (an older
+version's crash, a file removed by hand) gets it back (``WriteStage.restore_original``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ingest.chunking import ChunkingSettings, Tokenizer, chunk_document
+from ingest.doc_locks import DocumentLocks
+from ingest.errors import IngestError, StorageFullError, describe_exception
 from ingest.loaders import check_upload, load_document, safe_filename
 from ingest.models import (
     AlreadyIndexed,
@@ -50,14 +65,16 @@ from ingest.models import (
 from search.catalog import DocumentCatalog
 from search.points import (
     DocumentFields,
+    all_points_of,
     chunk_point,
     chunking_record,
     chunks_of,
     document_point,
+    failed_document,
     processing_marker,
 )
 from search.revision import bump_revision
-from search.store import deferred_flush
+from search.store import PointRecord, StoredPoint, deferred_flush
 
 if TYPE_CHECKING:
     from embeddings.base import EmbeddingProvider, Vector
@@ -73,6 +90,8 @@ log = logging.getLogger(__name__)
 HEAD_BYTES = 4096
 # Chunk points per store upsert.
 UPSERT_BATCH = 256
+#: What the load stage calls for a file found already indexed (``WriteStage.restore_original``).
+RestoreOriginal = Callable[[CheckedFile, Document], None]
 
 
 def check_file(source: SourceFile, *, max_bytes: int) -> CheckedFile:
@@ -92,13 +111,17 @@ class LoadStage:
         *,
         chunking: ChunkingSettings,
         max_upload_bytes: int,
+        restore_original: RestoreOriginal,
         read: ReadFile = load_document,
     ) -> None:
         """``read``: how bytes become a Document; the services pass ``IsolatedReader.load``,
-        which reads in a worker process under a time and a memory limit."""
+        which reads in a worker process under a time and a memory limit.
+        ``restore_original``: called for a file found already indexed, to put back its original
+        when it is missing on disk (``WriteStage.restore_original``)."""
         self._catalog = DocumentCatalog(store)
         self._chunking = chunking
         self._max_upload_bytes = max_upload_bytes
+        self._restore_original = restore_original
         self._read = read
 
     def check(self, source: SourceFile) -> CheckedFile:
@@ -110,7 +133,8 @@ class LoadStage:
         stored and done with the same labels and chunking.
 
         The same bytes with other labels are written again (their vectors come from the
-        cache), so that a re-upload can correct a document's tags."""
+        cache), so that a re-upload can correct a document's tags. An already indexed file's
+        missing original is saved again (``StorageFullError`` when there is no room for it)."""
         document = self._read(file.name, file.data)
         existing = self._catalog.find(document.doc_id)
         if (
@@ -120,6 +144,7 @@ class LoadStage:
             and existing.metadata == dict(file.labels.metadata)
             and existing.chunking in (None, _chunking_of(self._chunking))
         ):
+            self._restore_original(file, document)
             return AlreadyIndexed(document, existing.chunks)
         return Loaded(file, document)
 
@@ -165,43 +190,69 @@ class WriteStage:
         originals: OriginalFiles,
         *,
         chunking: ChunkingSettings,
+        locks: DocumentLocks,
     ) -> None:
+        """``locks``: the pipeline's, which its ``delete`` holds too (``ingest.doc_locks``)."""
         self._store = store
         self._catalog = DocumentCatalog(store)
         self._sparse = sparse
         self._originals = originals
         self._chunking = chunking
+        self._locks = locks
 
     def run(self, files: Sequence[ToWrite]) -> list[Stored]:
-        """Write ``files``, durable on return; one ``Stored`` per file, in order.
+        """Write ``files``, durable on return; one ``Stored`` per file, in order (with its
+        ``error`` when its original could not be saved: that file alone failed).
 
-        The revision is bumped inside the flush, the originals saved after it, and the
-        originals of the documents replaced deleted last."""
+        Each file holds its document's lock while it is written; the revision is bumped inside
+        the flush, and the originals of the documents replaced are deleted last."""
         if not files:
             return []
         stored: list[Stored] = []
         replaced: list[DocumentInfo] = []
         with deferred_flush(self._store):
             for item in files:
-                self._write(item.embedded)
-                older = self._replace_older(item.embedded.document) if item.replaces_older else []
+                document = item.embedded.document
+                with self._locks.hold(document.doc_id):
+                    error = self._write(item.embedded)
+                if error is not None:
+                    stored.append(Stored(document=document, chunks=0, error=error))
+                    continue
+                older = self._replace_older(document) if item.replaces_older else []
                 replaced.extend(older)
                 stored.append(
                     Stored(
-                        document=item.embedded.document,
+                        document=document,
                         chunks=len(item.embedded.chunks),
                         replaced=tuple(d.doc_id for d in older),
                     )
                 )
             bump_revision(self._store)
-        for item in files:
-            file = item.embedded.file
-            self._originals.save(item.embedded.document.doc_id, file.name, file.data)
-        for document in replaced:
-            self._originals.delete(document.doc_id, document.filename)
+        for stale in replaced:
+            with self._locks.hold(stale.doc_id):
+                if self._catalog.find(stale.doc_id) is None:  # not written again since
+                    self._originals.delete(stale.doc_id, stale.filename)
         return stored
 
-    def _write(self, file: Embedded) -> None:
+    def restore_original(self, file: CheckedFile, document: Document) -> None:
+        """Save the original of a document found already indexed when it is missing on disk,
+        under the name it is stored with. Holds the document's lock and does nothing once the
+        document is gone, so a delete in between wins; raises ``IngestError``
+        (``StorageFullError`` for a full disk) when the file cannot be saved."""
+        with self._locks.hold(document.doc_id):
+            stored = self._catalog.find(document.doc_id)
+            if stored is None or stored.status != "done":
+                return  # deleted, or failed by a write that came first
+            if self._originals.path(stored.doc_id, stored.filename).exists():
+                return
+            log.warning("%s: its original was missing on disk; saving it again", file.name)
+            try:
+                self._originals.save(stored.doc_id, stored.filename, file.data)
+            except (StorageFullError, OSError) as error:
+                raise self._original_failure(file.name, error) from error
+
+    def _write(self, file: Embedded) -> str | None:
+        """Write one file (its lock held); why it failed, or None once it is "done"."""
         document, labels = file.document, file.file.labels
         owner = DocumentFields(
             doc_id=document.doc_id,
@@ -220,7 +271,8 @@ class WriteStage:
             dense=document_vector(file.chunks, file.vectors),
             chunking=_chunking_of(self._chunking),
         )
-        self._store.upsert([processing_marker(final)])
+        marker = processing_marker(final)
+        self._store.upsert([marker])
         # Chunks left over from an earlier, differently chunked version of the same bytes.
         self._store.delete(chunks_of(document.doc_id))
         points = [
@@ -239,14 +291,40 @@ class WriteStage:
         ]
         for start in range(0, len(points), UPSERT_BATCH):
             self._store.upsert(points[start : start + UPSERT_BATCH])
+        try:
+            self._originals.save(document.doc_id, file.file.name, file.file.data)
+        except (StorageFullError, OSError) as error:
+            return self._fail(
+                document.doc_id, marker, self._original_failure(file.file.name, error)
+            )
         self._store.upsert([final])
+        return None
+
+    def _fail(self, doc_id: str, marker: StoredPoint, error: IngestError) -> str:
+        """The original could not be saved, so the document must not be "done": its chunks go
+        and its point stays "failed" with the reason, as an interrupted write is left."""
+        log.warning("ingestion of %s failed: %s", error.filename, error.reason)
+        self._store.delete(chunks_of(doc_id))
+        self._store.upsert([failed_document(PointRecord(marker.id, marker.payload), error.reason)])
+        return error.reason
+
+    def _original_failure(self, name: str, error: StorageFullError | OSError) -> IngestError:
+        if isinstance(error, StorageFullError):
+            return error
+        return IngestError(
+            name,
+            f"its original could not be saved in {self._originals.root}: "
+            f"{describe_exception(error)}",
+        )
 
     def _replace_older(self, document: Document) -> list[DocumentInfo]:
-        """Delete the other documents stored under this file's name (older versions of it)."""
+        """Delete the other documents stored under this file's name (older versions of it),
+        each holding its own lock: one being written again now is waited for, then replaced."""
         older = [d for d in self._catalog.named(document.filename) if d.doc_id != document.doc_id]
         for stale in older:
-            log.info("%s replaces its older version %s", document.filename, stale.doc_id[:12])
-            self._catalog.delete(stale.doc_id)
+            with self._locks.hold(stale.doc_id):
+                log.info("%s replaces its older version %s", document.filename, stale.doc_id[:12])
+                self._store.delete(all_points_of(stale.doc_id))
         return older
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-DocumentStatus = Literal["queued", "processing", "done", "failed"]
+DocumentStatus = Literal["queued", "processing", "paused", "done", "failed"]
 
 
 class Passage(BaseModel):

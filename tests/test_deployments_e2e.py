@@ -7,13 +7,14 @@ drives the exact qdrant-client calls a server receives.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.apphelpers import assert_error_shape, ingest
+from tests.apphelpers import assert_error_shape, ingest, upload
 from tests.fake_hf import FakeHuggingFace
 from web.app import create_app
 from web.settings import Settings
@@ -71,9 +72,11 @@ def test_endpoint_url_with_blank_model(tmp_path: Path, hf: FakeHuggingFace) -> N
     assert {r.path for r in hf.requests} == {"/embed"}
 
 
-def test_rejected_token_fails_the_job_and_says_which_setting(
+def test_rejected_token_pauses_the_job_and_says_which_setting(
     tmp_path: Path, hf: FakeHuggingFace
 ) -> None:
+    """The file is not at fault: its job waits, paused, instead of failing
+    (tests/test_ingest_stops.py follows it until the token is fixed)."""
     settings = Settings(
         SEMSEARCH_DATA_DIR=tmp_path,
         HF_TOKEN="hf_wrong_token",
@@ -81,10 +84,14 @@ def test_rejected_token_fails_the_job_and_says_which_setting(
         HF_INFERENCE_BASE_URL=hf.base_url,
     )
     with TestClient(create_app(settings)) as client:
-        (job,) = ingest(client, _write(tmp_path, "vectors.md", NOTE))
-        assert job["status"] == "failed"
+        (job,) = upload(client, _write(tmp_path, "vectors.md", NOTE)).json()["jobs"]
+        deadline = time.monotonic() + 60
+        while job["status"] != "paused" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            job = client.get(f"/api/jobs/{job['id']}").json()
+        assert job["status"] == "paused", job
         assert "HF_TOKEN" in job["error"] and "hf_wrong_token" not in job["error"]
-        assert client.get("/api/documents").json()["documents"][0]["status"] == "failed"
+        assert client.get("/api/documents").json()["documents"][0]["status"] == "paused"
         check = client.post("/api/embeddings/check").json()
         assert check["ok"] is False and "HF_TOKEN" in check["error"]
 

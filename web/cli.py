@@ -20,6 +20,7 @@ from rich.table import Table
 
 from embeddings.check import check_connection
 from embeddings.errors import EmbeddingError, SemsearchError
+from ingest.errors import IngestStoppedError
 from ingest.models import IngestOutcome, SourceFile
 from search.clustering import LEVELS
 from search.file_types import SUPPORTED_EXTENSIONS
@@ -152,9 +153,13 @@ def ingest(
 
         # Files are read as the pipeline asks for them; their chunks are embedded together.
         read = (SourceFile(path.name, path.read_bytes(), labels) for path in files)
-        for outcome in services.pipeline.ingest_many(read, progress=report):
-            outcomes.append(outcome)
-            progress.advance(overall)
+        stopped: IngestStoppedError | None = None
+        try:
+            for outcome in services.pipeline.ingest_many(read, progress=report):
+                outcomes.append(outcome)
+                progress.advance(overall)
+        except IngestStoppedError as error:  # a setting, not a file: no file more is sent
+            stopped = error
         progress.update(current, description="compacting the index for faster searches")
         seconds = compact(services.store)
     if seconds is not None:
@@ -162,7 +167,15 @@ def ingest(
     _summary(outcomes)
     if describe(labels):
         out.print(f"labels: {describe(labels)}", highlight=False)
-    if missing or any(o.status == "failed" for o in outcomes):
+    if stopped is not None:
+        left = len(files) - len(outcomes)
+        err.print(
+            f"[red]error:[/red] {stopped.message}\n{left} of {len(files)} files were not "
+            "ingested: fix the setting and run the same command again (what is stored is "
+            "kept, and files already ingested are skipped)",
+            highlight=False,
+        )
+    if stopped is not None or missing or any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
 
 

@@ -23,8 +23,10 @@ from ingest.errors import (
     EmptyFileError,
     FileTooLargeError,
     IngestError,
+    IngestStoppedError,
     QueueFullError,
     RejectedFileError,
+    StorageFullError,
     UnsupportedFileError,
 )
 from search.errors import (
@@ -53,8 +55,10 @@ _DOMAIN_ERRORS: list[tuple[type[SemsearchError], int, str]] = [
     (FileTooLargeError, 413, "file_rejected"),
     (UnsupportedFileError, 415, "file_rejected"),
     (RejectedFileError, 400, "file_rejected"),
+    (StorageFullError, 507, "storage_full"),
     (IngestError, 422, "ingest_failed"),
     (QueueFullError, 503, "queue_full"),
+    (IngestStoppedError, 503, "ingestion_stopped"),
 ]
 
 
@@ -93,9 +97,10 @@ _DESCRIPTIONS = {
     500: "an unexpected error; the server log has details",
     502: "the embeddings server failed",
     503: "the store or the embeddings server is unavailable or misconfigured",
+    507: "the disk under the data folder is full: a file could not be kept",
 }
 #: The errors any /api route may answer, for ``include_router(responses=...)``; routes that
-#: take files add 413 and 415 (``UPLOAD_ERROR_RESPONSES``).
+#: take files add 413 and 415 (``UPLOAD_ERROR_RESPONSES``), and those that keep them 507.
 API_ERROR_RESPONSES = error_responses(400, 401, 404, 409, 422, 500, 502, 503)
 UPLOAD_ERROR_RESPONSES = error_responses(413, 415)
 

@@ -24,7 +24,7 @@ from ingest.isolation import IsolatedReader
 from ingest.jobs import JobManager
 from ingest.originals import OriginalFiles
 from ingest.pipeline import IngestPipeline
-from ingest.recovery import recover_interrupted
+from ingest.recovery import recover_interrupted, remove_partial_files
 from ingest.spool import UploadSpool
 from search.catalog import DocumentCatalog
 from search.cluster_cache import ClusterCache
@@ -91,6 +91,7 @@ def open_services(
         )
         stack.callback(store.close)
         interrupted = recover_interrupted(store)
+        remove_partial_files(store, settings.spool_dir, settings.files_dir)
         backfill_chunk_fields(store)
         if embedder is None:
             embedder = build_provider(embedding_settings)
@@ -130,6 +131,7 @@ def open_services(
             guard=guard,
             max_upload_bytes=settings.max_upload_bytes,
             read=reader.load,
+            read_ahead=reader.workers,
         )
         jobs = JobManager(
             pipeline,

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
-from ingest.errors import QueueFullError, RejectedFileError
-from ingest.jobs import JobInfo, JobManager
+from ingest.errors import QueueFullError, RejectedFileError, StorageFullError
+from ingest.jobs import UNFINISHED, JobInfo, JobManager
 from ingest.models import SourceFile
 from ingest.pipeline import IngestPipeline
 from search.catalog import DocumentCatalog
@@ -26,7 +26,7 @@ from web.deps import (
     SettingsDep,
     require_api_key,
 )
-from web.errors import UPLOAD_ERROR_RESPONSES, error_response, http_status
+from web.errors import UPLOAD_ERROR_RESPONSES, error_response, error_responses, http_status
 from web.listing import Order, SortKey, filter_and_sort, header_links
 from web.login import require_csrf
 from web.settings import Settings
@@ -36,6 +36,8 @@ api = APIRouter(prefix="/api", tags=["documents"], dependencies=[Depends(require
 pages = APIRouter(include_in_schema=False)
 
 MAX_FILES_PER_REQUEST = 1000
+# The code of a request none of whose files was accepted, by the first refusal's status.
+REFUSAL_CODES = {503: "queue_full", 507: "storage_full"}
 TAGS_HELP = (
     "Tags for every file of the request: comma-separated, and/or the field repeated. Trimmed and "
     "lower-cased; at most 20 tags of 50 characters"
@@ -55,7 +57,8 @@ class RejectedFile(BaseModel):
 
 class UploadResponse(BaseModel):
     """A job per accepted file; files judged bad at once are listed under ``rejected`` (with
-    503 when the queue was full: send them again after ``retry_after`` seconds)."""
+    503 when the queue was full: send them again after ``retry_after`` seconds; with 507 when
+    the disk was full: nothing of that file was kept, the files accepted before it were)."""
 
     jobs: list[JobInfo]
     rejected: list[RejectedFile]
@@ -90,6 +93,10 @@ async def _accept(
                 RejectedFile(filename=checked.name, status=http_status(full), message=full.message)
             )
             result.retry_after = full.retry_after
+        except StorageFullError as error:
+            result.rejected.append(
+                RejectedFile(filename=checked.name, status=http_status(error), message=str(error))
+            )
     return result
 
 
@@ -100,7 +107,7 @@ async def _accept(
     # web.guard refuses file MAX+1 while streaming (413 too_many_files); the parser's own limit
     # (a 400) follows the same number, should a request reach it without the guard.
     form_limits={"max_files": MAX_FILES_PER_REQUEST},
-    responses=UPLOAD_ERROR_RESPONSES,
+    responses={**UPLOAD_ERROR_RESPONSES, **error_responses(507)},
 )
 async def upload_documents(
     pipeline: PipelineDep,
@@ -110,7 +117,8 @@ async def upload_documents(
     tags: Annotated[list[str] | None, Form(description=TAGS_HELP)] = None,
     metadata: Annotated[list[str] | None, Form(description=METADATA_HELP)] = None,
 ) -> UploadResponse | JSONResponse:
-    """202 with a job per accepted file; a 4xx naming the file and cause if none is accepted.
+    """202 with a job per accepted file; if none is accepted, the first refusal's status (a 4xx,
+    503 for a full queue, 507 for a full disk) naming the file and cause.
 
     ``tags`` and ``metadata`` label every file of the request; they are stored on each chunk
     and filter searches. Invalid ones are a 422 (`invalid_labels`), and no file is queued.
@@ -131,7 +139,7 @@ async def upload_documents(
     )
     refusal = error_response(
         first.status,
-        "queue_full" if first.status == 503 else "file_rejected",
+        REFUSAL_CODES.get(first.status, "file_rejected"),
         message,
         filename=first.filename,
         rejected=[r.model_dump() for r in result.rejected],
@@ -228,9 +236,7 @@ def documents_page(
     also when the file re-labels a stored document; a tag link narrows the list to that tag.
     ``name``, ``sort`` and ``order`` filter and sort without JavaScript (``web.listing``)."""
     active = {
-        job.doc_id or job.id: job
-        for job in reversed(jobs.recent())
-        if job.status in ("queued", "processing")
+        job.doc_id or job.id: job for job in reversed(jobs.recent()) if job.status in UNFINISHED
     }
     shown_tags = list(parse_tags(tags or ()))
     every = _all_documents(catalog, jobs, tags or ())

@@ -15,6 +15,7 @@ from web.deps import (
     CatalogDep,
     EmbedderDep,
     EmbeddingsInUseDep,
+    JobsDep,
     SettingsDep,
     caller_has_api_key,
     require_api_key,
@@ -30,13 +31,16 @@ pages = APIRouter(include_in_schema=False)
 
 class Health(BaseModel):
     """Open to anyone, so that probes need no key; with SEMSEARCH_API_KEY set, a caller without
-    the key sees only ``status`` (the other fields are null): nothing about the deployment."""
+    the key sees only ``status`` (the other fields are null): nothing about the deployment.
+    ``status`` is "degraded" while ingestion is paused on a setting (``ingest.jobs``), and
+    ``ingestion_paused`` says why."""
 
     status: str
     engine: str | None = None
     provider: str | None = None
     model: str | None = None
     documents: int | None = None
+    ingestion_paused: str | None = None
 
 
 class EmbeddingsConfig(BaseModel):
@@ -58,15 +62,19 @@ def health(
     settings: SettingsDep,
     catalog: CatalogDep,
     embedder: EmbedderDep,
+    jobs: JobsDep,
 ) -> Health:
+    paused = jobs.paused()
+    status = "ok" if paused is None else "degraded"
     if not caller_has_api_key(request, settings):
-        return Health(status="ok")
+        return Health(status=status)
     return Health(
-        status="ok",
+        status=status,
         engine=catalog.engine,
         provider=embedder.name,
         model=redact_url(embedder.model_id),
         documents=catalog.count_documents(),
+        ingestion_paused=paused,
     )
 
 

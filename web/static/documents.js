@@ -78,7 +78,7 @@
   }
 
   // Rows of files still being ingested: reload the list when they finish.
-  if (document.querySelector("td.status-queued, td.status-processing")) {
+  if (document.querySelector("td.status-queued, td.status-processing, td.status-paused")) {
     const reload = () => (document.activeElement === filter ? setTimeout(reload, 2000)
       : location.reload());
     setTimeout(reload, 2000);

@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   const rows = () => Array.from(document.querySelectorAll("tr[data-job]"))
-    .filter((row) => row.dataset.status === "queued" || row.dataset.status === "processing");
+    .filter((row) => ["queued", "processing", "paused"].includes(row.dataset.status));
 
   async function refresh() {
     const pending = rows();

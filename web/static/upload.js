@@ -134,6 +134,7 @@
   }
 
   function describe(job) {
+    if (job.status === "paused") return ["paused: " + job.error, 0.3];
     if (job.status === "processing" && job.total) {
       return [job.stage + " " + job.done + "/" + job.total, 0.3 + 0.7 * (job.done / job.total)];
     }
