@@ -1,26 +1,52 @@
-"""Ingestion throughput: the whole pipeline next to the bare model, in one run.
+"""Ingestion throughput: the whole pipeline next to the bare model, in alternating rounds.
 
 Ingests the first N documents of a labelled corpus (../shared/eval/corpora) through the
-product's own pipeline as `semsearch ingest` does (`IngestPipeline.ingest_many`: load → chunk →
-embed in batches across files → store into Qdrant Edge), then embeds exactly the same chunk
-texts with the bare model (`SentenceTransformer.encode`, same batch size). Prints both rates,
-their ratio and the peak memory. It never fails on time: it prints figures. `--file-by-file`
-times the old path instead (`IngestPipeline.ingest` once per file).
+product's own pipeline as `semsearch ingest` does (`IngestPipeline.ingest_many`: check → read
+in the isolated reader's worker process → chunk → embed in batches across files → store into
+Qdrant Edge), and embeds exactly the same chunk texts with the bare model
+(`SentenceTransformer.encode`, same batch size).
 
-    .venv/bin/python bench/ingest_throughput.py [--docs 300] [--corpus reuters-r8-train.tab]
+Why rounds: on a shared machine the bare model's own rate moved by a quarter between two
+phases of one run, so a ratio of one pipeline phase to one bare phase said little. Each round
+times every arm once, the order reversed from one round to the next (A B, B A, A B, ...), and
+the ratio pipeline / bare is taken per round; the median of the rounds is the figure.
+
+Each pipeline arm of each round ingests into a fresh data folder (a new store and an empty
+vector cache: nothing is "unchanged" or cached from an earlier round), with one model loaded
+once and shared by all (`open_services(..., embedder=...)`), warmed up, and its reader's worker
+started by one small file before the clock starts.
+
+- `--reader isolated` (default) reads as the server and `semsearch ingest` do
+  (`IsolatedReader`); `--reader in-process` reads with `load_document` in this process, as an
+  `IngestPipeline` built without a reader does.
+- `--read-ahead 0,1`: one pipeline arm per value (threads loading the next files while a slice
+  embeds, `ingest.read_ahead`); side by side in the same rounds. Without it, one arm: the
+  pipeline as the services wire it.
+- `--file-by-file` times `IngestPipeline.ingest` once per file (the path before batching).
+
+It never fails on time: it prints figures.
+
+    .venv/bin/python bench/ingest_throughput.py [--docs 300] [--rounds 3] [--read-ahead 0,1]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = ROOT.parent / "shared" / "eval" / "corpora"
+WARM_UP = b"warm up the model and the reader once before timing"
 
 
 def read_corpus(path: Path, limit: int) -> list[str]:
@@ -36,12 +62,28 @@ def read_corpus(path: Path, limit: int) -> list[str]:
     return texts
 
 
+@dataclass
+class Arm:
+    """One thing timed once per round: chunks/s per round, in round order."""
+
+    name: str
+    rates: list[float] = field(default_factory=list)
+    chunks: list[int] = field(default_factory=list)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--docs", type=int, default=300)
     parser.add_argument("--corpus", default="reuters-r8-train.tab")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reader", choices=("isolated", "in-process"), default="isolated")
+    parser.add_argument(
+        "--read-ahead",
+        default=None,
+        help="comma-separated read-ahead thread counts, one pipeline arm each",
+    )
     parser.add_argument(
         "--file-by-file", action="store_true", help="time IngestPipeline.ingest once per file"
     )
@@ -52,47 +94,128 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
+    from embeddings.factory import build_provider
     from embeddings.local import bundled_model_path
+    from ingest.chunking import chunk_document, load_default_tokenizer
+    from ingest.loaders import load_document
     from ingest.models import SourceFile
-    from web.services import open_services
+    from ingest.pipeline import IngestPipeline
+    from search.collection import CollectionGuard
+    from search.sparse import Bm25Encoder
+    from web.services import Services, open_services
     from web.settings import Settings
 
     texts = read_corpus(corpus, args.docs)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        open_services(Settings(SEMSEARCH_DATA_DIR=tmp)) as services,
-    ):
-        services.pipeline.ingest("warmup.txt", b"warm up the model once before timing")
-        files = [SourceFile(f"doc{number}.txt", text.encode()) for number, text in enumerate(texts)]
-        started = time.perf_counter()
-        if args.file_by_file:
-            outcomes = [services.pipeline.ingest(f.name, f.data) for f in files]
-        else:
-            outcomes = list(services.pipeline.ingest_many(files))
+    files = [SourceFile(f"doc{number}.txt", text.encode()) for number, text in enumerate(texts)]
+    # The shared model's own folder (the query export, should one be made), gone at the end.
+    model_dir = tempfile.TemporaryDirectory()
+    base_settings = Settings(SEMSEARCH_DATA_DIR=model_dir.name)
+    tokenizer = load_default_tokenizer()
+    # The chunks the pipeline embeds: each distinct file's, as ChunkStage cuts them.
+    distinct = {f.data: f for f in files}.values()
+    chunk_texts = [
+        chunk.text
+        for f in distinct
+        for chunk in chunk_document(
+            load_document(f.name, f.data), tokenizer, base_settings.chunking()
+        )
+    ]
+    batch_size = base_settings.embeddings_batch_size
+    embedder = build_provider(base_settings.embeddings())
+    model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+    model.encode(["warm up"], batch_size=batch_size)
+
+    def pipeline_of(services: Services, read_ahead: int | None) -> IngestPipeline:
+        """The services' own pipeline, or one like it with this reader and read-ahead."""
+        if args.reader == "isolated" and read_ahead is None:
+            return services.pipeline
+        extra: dict[str, Any] = {} if read_ahead is None else {"read_ahead": read_ahead}
+        return IngestPipeline(
+            store=services.store,
+            embedder=services.embedder,
+            tokenizer=tokenizer,
+            sparse=Bm25Encoder(),
+            chunking=services.settings.chunking(),
+            originals=services.originals,
+            guard=CollectionGuard(services.store, services.embedder),
+            max_upload_bytes=services.settings.max_upload_bytes,
+            read=services.reader.load if args.reader == "isolated" else load_document,
+            **extra,
+        )
+
+    def time_pipeline(read_ahead: int | None) -> tuple[float, int]:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            open_services(Settings(SEMSEARCH_DATA_DIR=tmp), embedder=embedder) as services,
+        ):
+            pipeline = pipeline_of(services, read_ahead)
+            pipeline.ingest("warmup.txt", WARM_UP)
+            started = time.perf_counter()
+            if args.file_by_file:
+                outcomes = [pipeline.ingest(f.name, f.data) for f in files]
+            else:
+                outcomes = list(pipeline.ingest_many(files))
+            seconds = time.perf_counter() - started
         failed = [o for o in outcomes if o.status == "failed"]
         assert not failed, failed[:3]
         # The corpus repeats a few texts: a repeat is "unchanged" and embeds nothing.
-        chunks = sum(o.chunks for o in outcomes if o.status == "done")
-        repeats = sum(o.status == "unchanged" for o in outcomes)
-        pipeline_s = time.perf_counter() - started
-        chunk_texts = [str(r.payload["text"]) for r in services.store.scroll({"kind": "chunk"})]
-        chunk_texts = [t for t in chunk_texts if t != "warm up the model once before timing"]
-        batch_size = services.settings.embeddings_batch_size
-        model = SentenceTransformer(str(bundled_model_path()), device="cpu")
-        model.encode(["warm up"], batch_size=batch_size)
+        return seconds, sum(o.chunks for o in outcomes if o.status == "done")
+
+    def time_bare() -> tuple[float, int]:
         started = time.perf_counter()
         model.encode(chunk_texts, batch_size=batch_size, normalize_embeddings=True)
-        bare_s = time.perf_counter() - started
+        return time.perf_counter() - started, len(chunk_texts)
 
+    values = [None] if args.read_ahead is None else [int(v) for v in args.read_ahead.split(",")]
+    path = "file by file" if args.file_by_file else "ingest_many"
+    timers: dict[str, Callable[[], tuple[float, int]]] = {}
+    for value in values:
+        label = "as wired" if value is None else f"read-ahead {value}"
+        timers[f"pipeline ({args.reader}, {path}, {label})"] = partial(time_pipeline, value)
+    timers["bare model"] = time_bare
+    arms = {name: Arm(name) for name in timers}
+    loads: list[float] = []
+    for round_number in range(args.rounds):
+        order = list(timers) if round_number % 2 == 0 else list(reversed(timers))
+        for name in order:
+            seconds, chunks = timers[name]()
+            arms[name].rates.append(chunks / seconds)
+            arms[name].chunks.append(chunks)
+        loads.append(os.getloadavg()[0])
+        print(f"round {round_number + 1}: order {' / '.join(order)}", flush=True)
+
+    bare = arms["bare model"]
+    print(
+        f"\ncorpus: {args.corpus}, documents: {len(texts)} ({len(texts) - len(distinct)} "
+        f"repeated), chunks: {len(chunk_texts)}, batch {batch_size}, {args.rounds} rounds, "
+        f"load average after each round: {', '.join(f'{x:.1f}' for x in loads)}"
+    )
+    print("\n| arm | chunks/s per round | median | ratio to bare per round | median ratio |")
+    print("|---|---|---|---|---|")
+    for arm in arms.values():
+        rates = ", ".join(f"{r:.1f}" for r in arm.rates)
+        ratios = [r / b for r, b in zip(arm.rates, bare.rates, strict=True)]
+        print(
+            f"| {arm.name} | {rates} | {statistics.median(arm.rates):.1f} | "
+            f"{', '.join(f'{r:.2f}' for r in ratios)} | {statistics.median(ratios):.2f} |"
+        )
+        if arm is not bare and set(arm.chunks) != {len(chunk_texts)}:
+            print(
+                f"  note: the pipeline embedded {arm.chunks} chunks, the bare model "
+                f"{len(chunk_texts)}"
+            )
+    pipelines = [arm for arm in arms.values() if arm is not bare]
+    for arm in pipelines[1:]:
+        first = pipelines[0]
+        ratios = [a / b for a, b in zip(arm.rates, first.rates, strict=True)]
+        print(
+            f"\n{arm.name} / {first.name}: per round {', '.join(f'{r:.2f}' for r in ratios)}, "
+            f"median {statistics.median(ratios):.2f}"
+        )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    pipeline_rate = chunks / pipeline_s
-    bare_rate = len(chunk_texts) / bare_s
-    print(f"corpus: {args.corpus}, documents: {len(texts)} ({repeats} repeated), chunks: {chunks}")
-    path = "file by file" if args.file_by_file else "ingest_many "
-    print(f"pipeline, load+chunk+embed+store, {path}: {pipeline_rate:7.1f} chunks/s")
-    print(f"bare model encode, batch {batch_size}, same chunks:   {bare_rate:7.1f} chunks/s")
-    print(f"ratio pipeline / bare: {pipeline_rate / bare_rate:.2f}")
-    print(f"peak RSS: {peak_mb:.0f} MB")
+    print(f"\npeak RSS: {peak_mb:.0f} MB")
+    embedder.close()
+    model_dir.cleanup()
 
 
 if __name__ == "__main__":
