@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -34,7 +35,11 @@ def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 class ServerProcess:
-    """`semsearch serve` on a free port; ``kill()`` is a real SIGKILL, as `kill -9` sends."""
+    """`semsearch serve` on a free port; ``kill()`` is a real SIGKILL, as `kill -9` sends.
+
+    What it prints is read as it comes, by a thread of its own: left in the pipe, a busy
+    server's access log fills the pipe's 64 KB in seconds, and its next log line then blocks
+    the server (a test polling it saw requests time out and SIGTERM go unanswered)."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
@@ -43,6 +48,14 @@ class ServerProcess:
         self.process = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
+        self._printed: list[str] = []
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
+
+    def _read_output(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._printed.append(line)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -69,6 +82,8 @@ class ServerProcess:
         return self.output()
 
     def output(self) -> str:
-        if self.process.poll() is None or self.process.stdout is None:
+        """What it printed, once it has exited (empty while it runs)."""
+        if self.process.poll() is None:
             return ""
-        return self.process.stdout.read()
+        self._reader.join(timeout=10)
+        return "".join(self._printed)
