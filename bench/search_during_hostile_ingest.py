@@ -47,9 +47,12 @@ from typing import Any
 
 import httpx
 import numpy as np
-from hostile_files import hostile_files
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # hostile_files imports its builders from tests.hostile_inputs
+
+from hostile_files import hostile_files  # noqa: E402
+
 CORPORA = ROOT.parent / "shared" / "eval" / "corpora"
 SEMSEARCH = Path(sys.executable).parent / "semsearch"
 # Variables of the shell that would change which provider or store the server uses.

@@ -8,6 +8,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+# Re-exported for the tests that import it from here; built in tests/hostile_inputs.py.
+from tests.hostile_inputs import build_pdf as build_pdf
+
 # A phrase from page 5 of tracemonkey-pldi09.pdf (read with pypdf), and its page.
 TRACEMONKEY = "tracemonkey-pldi09.pdf"
 TRACEMONKEY_PHRASE = (
@@ -58,23 +61,6 @@ def assert_error_shape(body: dict[str, Any], status: int) -> dict[str, Any]:
     assert isinstance(error["code"], str) and error["code"]
     assert isinstance(error["message"], str) and error["message"]
     return error
-
-
-def build_pdf(objects: list[bytes]) -> bytes:
-    """A PDF from object bodies numbered 1..n; object 1 is the catalog."""
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
 
 
 def ingest_texts(client: TestClient, corpus: dict[str, str]) -> None:

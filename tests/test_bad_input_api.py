@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,8 @@ from fastapi.testclient import TestClient
 
 from embeddings.threaded import serve_in_thread
 from ingest.pdf import MAX_PAGE_TEXT_CHARS, MAX_PAGES
-from tests.apphelpers import assert_error_shape, build_pdf, wait_for_job
+from tests.apphelpers import assert_error_shape, wait_for_job
+from tests.hostile_inputs import pages_sharing, text_lines
 from web.app import create_app
 from web.settings import Settings
 
@@ -70,44 +70,6 @@ def raw_upload(client: TestClient, raw_filename: bytes, content: bytes) -> httpx
 
 
 # --- PDF bombs: a few KB that would expand to minutes of work ---------------------------------
-
-
-def flate(content: bytes, extra: bytes = b"") -> bytes:
-    packed = zlib.compress(content, 9)
-    return b"<< /Length %d /Filter /FlateDecode %s>>\nstream\n" % (len(packed), extra) + (
-        packed + b"\nendstream"
-    )
-
-
-def text_lines(chars: int) -> bytes:
-    """Content-stream operators showing about ``chars`` characters of text."""
-    line = b"(" + b"lorem ipsum dolor sit amet " * 40 + b") Tj T*\n"
-    return b"BT /F1 12 Tf 12 TL 72 720 Td\n" + line * (chars // 1080 + 1) + b"ET\n"
-
-
-def pages_sharing(page_count: int, content: bytes, form: bytes | None = None) -> bytes:
-    """``page_count`` pages that all draw one content stream (and may use one form XObject)."""
-    first_page = 6
-    kids = b" ".join(b"%d 0 R" % (first_page + i) for i in range(page_count))
-    page = (
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 3 0 R >> /XObject << /X 5 0 R >> >> >>"
-    )
-    form_object = flate(
-        form or b"",
-        b"/Type /XObject /Subtype /Form /BBox [0 0 612 792]"
-        b" /Resources << /Font << /F1 3 0 R >> >> ",
-    )
-    return build_pdf(
-        [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, page_count),
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-            flate(content),
-            form_object,
-            *[page] * page_count,
-        ]
-    )
 
 
 # name: (a builder, so that no bomb is built at collection; the cause its job must name)

@@ -10,15 +10,12 @@ file alone, named in its reason, in ``load_document``, the preview and a batched
 
 from __future__ import annotations
 
-import io
 import logging
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import docx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -31,6 +28,7 @@ from ingest.extracted import Extracted
 from ingest.loaders import load_document
 from ingest.models import Document, SourceFile
 from ingest.preview import preview_file
+from tests.hostile_inputs import docx_with_body, merged_rows, run_of_text
 from web.app import create_app
 from web.errors import http_status
 from web.services import Services, open_services
@@ -64,26 +62,6 @@ def refused_fast(name: str, data: bytes) -> IngestError:
     assert isinstance(result, IngestError), result
     assert not isinstance(result, UnreadableFileError), result  # a reason, not a crash
     return result
-
-
-def docx_with_body(body: bytes) -> bytes:
-    """python-docx's default document (its styles included) with ``body`` as the body XML."""
-    template = io.BytesIO()
-    docx.Document().save(template)
-    source = zipfile.ZipFile(template)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename == "word/document.xml":
-                head = data.partition(b"<w:body>")[0]
-                data = head + b"<w:body>" + body + b"</w:body></w:document>"
-            target.writestr(info, data)
-    return out.getvalue()
-
-
-def run_of_text(text: str) -> bytes:
-    return f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>".encode()
 
 
 # --- text normalisation (every loader) -------------------------------------------------------
@@ -181,25 +159,11 @@ def test_docx_of_many_short_paragraphs() -> None:
     assert read_fast("words.docx", data).text.count("word") == 200_000
 
 
-def _merged_rows(rows: int) -> bytes:
-    cells = [
-        b"<w:tr><w:tc><w:tcPr><w:vMerge"
-        + (b' w:val="restart"' if row == 0 else b"")
-        + b"/></w:tcPr>"
-        + (run_of_text("merged") if row == 0 else b"<w:p/>")
-        + b"</w:tc><w:tc>"
-        + run_of_text(f"row {row}")
-        + b"</w:tc></w:tr>"
-        for row in range(rows)
-    ]
-    return b"<w:tbl>" + b"".join(cells) + b"</w:tbl>"
-
-
 @pytest.mark.parametrize("rows", [800, 1_200, 20_000])
 def test_docx_vertically_merged_column(rows: int) -> None:
     """_Row.cells climbed the rows above a merged cell one XPath at a time: 800 rows took
     20-28 s; 1,200 or 20,000 rows failed as "corrupt DOCX" (RecursionError) after 27-40 s."""
-    lines = read_fast("merged.docx", docx_with_body(_merged_rows(rows))).text.split("\n")
+    lines = read_fast("merged.docx", docx_with_body(merged_rows(rows))).text.split("\n")
     assert lines == [f"merged | row {row}" for row in range(rows)]
 
 

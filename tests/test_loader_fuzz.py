@@ -23,7 +23,7 @@ from ingest.errors import IngestError, UnreadableFileError
 from ingest.loaders import load_document
 from ingest.models import Document
 from search.file_types import SUPPORTED_EXTENSIONS
-from tests.test_hostile_files import docx_with_body
+from tests.hostile_inputs import docx_with_body
 
 DEADLINE_MS = 2_000
 EXTENSIONS = sorted(SUPPORTED_EXTENSIONS)
