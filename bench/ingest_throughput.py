@@ -18,7 +18,8 @@ started by one small file before the clock starts.
 
 - `--reader isolated` (default) reads as the server and `semsearch ingest` do
   (`IsolatedReader`); `--reader in-process` reads with `load_document` in this process, as an
-  `IngestPipeline` built without a reader does.
+  `IngestPipeline` built without a reader does; `--reader isolated,in-process` times both as
+  arms of the same rounds, which is what says what isolation costs.
 - `--read-ahead 0,1`: one pipeline arm per value (threads loading the next files while a slice
   embeds, `ingest.read_ahead`); side by side in the same rounds. Without it, one arm: the
   pipeline as the services wire it.
@@ -78,7 +79,9 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=300)
     parser.add_argument("--corpus", default="reuters-r8-train.tab")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--reader", choices=("isolated", "in-process"), default="isolated")
+    parser.add_argument(
+        "--reader", default="isolated", help="isolated, in-process, or both comma-separated"
+    )
     parser.add_argument(
         "--read-ahead",
         default=None,
@@ -88,6 +91,9 @@ def main() -> None:
         "--file-by-file", action="store_true", help="time IngestPipeline.ingest once per file"
     )
     args = parser.parse_args()
+    readers = args.reader.split(",")
+    if not readers or not set(readers) <= {"isolated", "in-process"}:
+        sys.exit(f"--reader takes isolated, in-process or both, not {args.reader!r}")
     corpus = CORPORA / args.corpus
     if not corpus.is_file():
         sys.exit(f"corpus not found: {corpus} (../shared/eval is needed)")
@@ -125,9 +131,9 @@ def main() -> None:
     model = SentenceTransformer(str(bundled_model_path()), device="cpu")
     model.encode(["warm up"], batch_size=batch_size)
 
-    def pipeline_of(services: Services, read_ahead: int | None) -> IngestPipeline:
+    def pipeline_of(services: Services, reader: str, read_ahead: int | None) -> IngestPipeline:
         """The services' own pipeline, or one like it with this reader and read-ahead."""
-        if args.reader == "isolated" and read_ahead is None:
+        if reader == "isolated" and read_ahead is None:
             return services.pipeline
         extra: dict[str, Any] = {} if read_ahead is None else {"read_ahead": read_ahead}
         return IngestPipeline(
@@ -139,16 +145,16 @@ def main() -> None:
             originals=services.originals,
             guard=CollectionGuard(services.store, services.embedder),
             max_upload_bytes=services.settings.max_upload_bytes,
-            read=services.reader.load if args.reader == "isolated" else load_document,
+            read=services.reader.load if reader == "isolated" else load_document,
             **extra,
         )
 
-    def time_pipeline(read_ahead: int | None) -> tuple[float, int]:
+    def time_pipeline(reader: str, read_ahead: int | None) -> tuple[float, int]:
         with (
             tempfile.TemporaryDirectory() as tmp,
             open_services(Settings(SEMSEARCH_DATA_DIR=tmp), embedder=embedder) as services,
         ):
-            pipeline = pipeline_of(services, read_ahead)
+            pipeline = pipeline_of(services, reader, read_ahead)
             pipeline.ingest("warmup.txt", WARM_UP)
             started = time.perf_counter()
             if args.file_by_file:
@@ -169,9 +175,10 @@ def main() -> None:
     values = [None] if args.read_ahead is None else [int(v) for v in args.read_ahead.split(",")]
     path = "file by file" if args.file_by_file else "ingest_many"
     timers: dict[str, Callable[[], tuple[float, int]]] = {}
-    for value in values:
-        label = "as wired" if value is None else f"read-ahead {value}"
-        timers[f"pipeline ({args.reader}, {path}, {label})"] = partial(time_pipeline, value)
+    for reader in readers:
+        for value in values:
+            label = "as wired" if value is None else f"read-ahead {value}"
+            timers[f"pipeline ({reader}, {path}, {label})"] = partial(time_pipeline, reader, value)
     timers["bare model"] = time_bare
     arms = {name: Arm(name) for name in timers}
     loads: list[float] = []
