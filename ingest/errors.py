@@ -52,7 +52,6 @@ class UnreadableFileError(DocumentParseError):
 
     def __init__(self, filename: str, error: Exception) -> None:
         super().__init__(filename, f"could not be read: {describe_exception(error)}")
-        self.cause = error
 
 
 def describe_exception(error: BaseException) -> str:
@@ -83,8 +82,6 @@ class IngestStoppedError(SemsearchError):
 
     def __init__(self, cause: EmbeddingError) -> None:
         super().__init__(f"ingestion stopped: {cause.message}")
-        self.cause = cause
-        self.setting = cause.setting
 
 
 class StorageFullError(IngestError):

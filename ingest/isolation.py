@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from ingest.errors import DocumentParseError, IngestError, describe_exception
+from ingest.errors import DocumentParseError, IngestError, UnreadableFileError
 from ingest.models import Document
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ def serve(connection: Connection, memory_mb: int) -> None:
         except IngestError as error:
             connection.send(("parse", error.reason))
         except Exception as error:  # a reader's bug: that file's failure, never the worker's
-            connection.send(("parse", f"could not be read: {describe_exception(error)}"))
+            connection.send(("parse", UnreadableFileError(filename, error).reason))
 
 
 def _last_word(connection: Connection) -> str | None:

@@ -94,6 +94,11 @@ class _Job:
     created_at: str = field(default_factory=lambda: _now())
     finished_at: str | None = None
 
+    def hold(self, reason: str | None) -> None:
+        """Wait, "paused" with ``reason``; with None, queued again (ingestion resumed)."""
+        self.status = self.stage = "paused" if reason else "queued"
+        self.paused = reason
+
     def info(self) -> JobInfo:
         outcome = self.outcome
         return JobInfo(
@@ -194,7 +199,7 @@ class JobManager:
         job = _Job(id=job_id, upload=upload, filename=name, doc_id=digest, size=size)
         with self._lock:
             if self._paused is not None:
-                job.status, job.stage, job.paused = "paused", "paused", self._paused
+                job.hold(self._paused)
             self._jobs[job.id] = job
             self._queue.append(job)
             self._forget_old()
@@ -269,12 +274,11 @@ class JobManager:
         doubles while the cause lasts; their spool entries stay."""
         with self._lock:
             self._paused = reason
-            for job in self._queue:
-                job.status, job.stage, job.paused = "paused", "paused", reason
             for job in reversed(jobs):
-                job.status, job.stage, job.paused = "paused", "paused", reason
                 job.done = job.total = 0
                 self._queue.appendleft(job)
+            for job in self._queue:
+                job.hold(reason)
             wait = self._next_pause_s
             self._next_pause_s = min(self._pause_max_s, wait * 2)
             self._wake = threading.Timer(wait, self._resume_runs)
@@ -287,7 +291,7 @@ class JobManager:
             self._paused = None
             self._wake = None
             for job in self._queue:
-                job.status, job.stage = "queued", "queued"
+                job.hold(None)
             runs = -(-len(self._queue) // JOBS_PER_RUN)
         for _ in range(runs):
             try:

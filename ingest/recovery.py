@@ -40,9 +40,7 @@ SHARED_STORE_GRACE = timedelta(minutes=15)
 
 def recover_interrupted(store: VectorStore) -> list[DocumentInfo]:
     """Remove the chunks of every interrupted write and mark its document failed."""
-    # An embedded store is this process's alone (its folder is locked): any marker is stale.
-    grace = timedelta(0) if store.engine == "edge" else SHARED_STORE_GRACE
-    cutoff = (datetime.now(UTC) - grace).isoformat(timespec="seconds")
+    cutoff = (datetime.now(UTC) - _grace(store)).isoformat(timespec="seconds")
     recovered: list[DocumentInfo] = []
     for record in store.scroll(documents_where(status="processing")):
         if ingested_at_of(record) > cutoff:
@@ -64,8 +62,15 @@ def remove_partial_files(store: VectorStore, *folders: Path) -> int:
     With an embedded store the data folder is this process's alone, so every one is stale; with
     a Qdrant server, replicas may share the folders and one may be writing now, so only those
     older than ``SHARED_STORE_GRACE`` are."""
-    grace = timedelta(0) if store.engine == "edge" else SHARED_STORE_GRACE
-    removed = sum(sweep_partials(f, older_than_s=grace.total_seconds()) for f in folders)
+    grace = _grace(store).total_seconds()
+    removed = sum(sweep_partials(f, older_than_s=grace) for f in folders)
     if removed:
         log.warning("removed %d partial files that writes cut short had left", removed)
     return removed
+
+
+def _grace(store: VectorStore) -> timedelta:
+    """How old a marker or a partial file must be to be taken as left by a stopped write: an
+    embedded store is this process's alone (its folder is locked), so any is; with a Qdrant
+    server, other replicas may be writing right now."""
+    return timedelta(0) if store.engine == "edge" else SHARED_STORE_GRACE

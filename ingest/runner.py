@@ -128,8 +128,6 @@ class IngestRunner:
             chunked = self._chunk.run(loaded)
         except IngestError as error:
             return _failed(file.name, error.reason)
-        except EmbeddingError as error:
-            return _failed_or_stop(file.name, error)
         except (SemsearchError, MemoryError):
             raise  # the store's or the process's trouble, not this file's: the run stops
         except Exception as error:  # a bug a file can trigger: that file fails, the run goes on

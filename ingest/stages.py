@@ -91,7 +91,7 @@ HEAD_BYTES = 4096
 # Chunk points per store upsert.
 UPSERT_BATCH = 256
 #: What the load stage calls for a file found already indexed (``WriteStage.restore_original``).
-RestoreOriginal = Callable[[CheckedFile, Document], None]
+RestoreOriginal = Callable[[CheckedFile, "DocumentInfo"], None]
 
 
 def check_file(source: SourceFile, *, max_bytes: int) -> CheckedFile:
@@ -144,7 +144,7 @@ class LoadStage:
             and existing.metadata == dict(file.labels.metadata)
             and existing.chunking in (None, _chunking_of(self._chunking))
         ):
-            self._restore_original(file, document)
+            self._restore_original(file, existing)
             return AlreadyIndexed(document, existing.chunks)
         return Loaded(file, document)
 
@@ -234,13 +234,16 @@ class WriteStage:
                     self._originals.delete(stale.doc_id, stale.filename)
         return stored
 
-    def restore_original(self, file: CheckedFile, document: Document) -> None:
-        """Save the original of a document found already indexed when it is missing on disk,
-        under the name it is stored with. Holds the document's lock and does nothing once the
-        document is gone, so a delete in between wins; raises ``IngestError``
-        (``StorageFullError`` for a full disk) when the file cannot be saved."""
-        with self._locks.hold(document.doc_id):
-            stored = self._catalog.find(document.doc_id)
+    def restore_original(self, file: CheckedFile, existing: DocumentInfo) -> None:
+        """Save the original of a document found already indexed (``existing``, as the load
+        stage found it) when it is missing on disk, under the name it is stored with. Only then
+        does it take the document's lock and look again, doing nothing once the document is
+        gone, so a delete in between wins; raises ``IngestError`` (``StorageFullError`` for a
+        full disk) when the file cannot be saved."""
+        if self._originals.path(existing.doc_id, existing.filename).exists():
+            return  # the common case: no lock, no second lookup
+        with self._locks.hold(existing.doc_id):
+            stored = self._catalog.find(existing.doc_id)
             if stored is None or stored.status != "done":
                 return  # deleted, or failed by a write that came first
             if self._originals.path(stored.doc_id, stored.filename).exists():
