@@ -23,6 +23,7 @@ import logging
 import threading
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ingest.errors import IngestStoppedError, QueueFullError
+from ingest.errors import IngestStoppedError, QueueFullError, describe_exception
 from ingest.models import IngestFile, IngestOutcome
 from ingest.pipeline import IngestPipeline
 from ingest.spool import UploadSpool
@@ -250,22 +251,34 @@ class JobManager:
         if not batch:
             return
 
+        taken: list[_Job] = []  # the jobs whose files the run was given, in its order
+
+        def files() -> Iterator[IngestFile]:
+            """Each job's file, read only now; one that cannot be read back fails alone."""
+            for job in batch:
+                try:
+                    file = self._file_of(job)
+                except (OSError, ValueError, KeyError) as error:
+                    reason = f"its upload could not be read back: {describe_exception(error)}"
+                    self._finish(job, IngestOutcome.failure(job.filename, reason))
+                    continue
+                taken.append(job)
+                yield file
+
         def progress(index: int, stage: str, done: int, total: int) -> None:
-            job = batch[index]
+            job = taken[index]
             job.stage, job.done, job.total = stage, done, total
 
-        finished = 0
         try:
-            files = (self._file_of(job) for job in batch)
-            for outcome in self._pipeline.ingest_many(files, progress=progress):
-                self._finish(batch[finished], outcome)
-                finished += 1
+            for index, outcome in enumerate(self._pipeline.ingest_many(files(), progress=progress)):
+                self._finish(taken[index], outcome)
         except IngestStoppedError as stop:  # a setting, not these files: they wait
-            self._pause(batch[finished:], stop.message)
+            self._pause([job for job in batch if job.outcome is None], stop.message)
             return
         except Exception as error:  # a bug or an unreachable store: the jobs fail, the pool lives
-            for job in batch[finished:]:
-                self._finish(job, IngestOutcome.failure(job.filename, str(error)))
+            for job in batch:
+                if job.outcome is None:
+                    self._finish(job, IngestOutcome.failure(job.filename, str(error)))
         with self._lock:
             self._next_pause_s = self._pause_first_s  # it went through: the cause is gone
 
@@ -279,6 +292,8 @@ class JobManager:
                 self._queue.appendleft(job)
             for job in self._queue:
                 job.hold(reason)
+            if self._wake is not None:  # another run stopped first: its wake-up stands
+                return
             wait = self._next_pause_s
             self._next_pause_s = min(self._pause_max_s, wait * 2)
             self._wake = threading.Timer(wait, self._resume_runs)

@@ -89,3 +89,25 @@ def test_a_manifest_an_older_version_wrote_gets_its_size_and_digest_from_the_fil
     ((job_id, entry),) = spool.entries()
     assert (job_id, entry) == ("new", fresh)
     assert isinstance(spool.load("new"), SourceFile)  # judged again by its run
+
+
+def test_an_upload_that_cannot_be_read_back_fails_alone(
+    tmp_path: Path, local_provider: object
+) -> None:
+    """A spooled upload whose bytes are gone (a disk error, a hand-deleted file) fails with the
+    reason; the uploads queued with it are ingested, not failed and dropped with it."""
+    data = tmp_path / "data"
+    spool = UploadSpool(data / "incoming")
+    for job_id, name in (("a1", "first.txt"), ("b2", "gone.txt"), ("c3", "third.txt")):
+        spool.put(job_id, SourceFile(name, f"Notes about {name} and copper prices.".encode()))
+    (data / "incoming" / "b2.bin").unlink()
+    settings = Settings(SEMSEARCH_DATA_DIR=data)
+    with TestClient(create_app(settings, embedder=local_provider)) as client:  # type: ignore[arg-type]
+        jobs = {job["filename"]: job for job in client.get("/api/jobs").json()["jobs"]}
+        assert set(jobs) == {"first.txt", "gone.txt", "third.txt"}
+        finished = {name: wait_for_job(client, job["id"]) for name, job in jobs.items()}
+    assert finished["first.txt"]["status"] == "done"
+    assert finished["third.txt"]["status"] == "done"
+    assert finished["gone.txt"]["status"] == "failed"
+    assert "could not be read back" in finished["gone.txt"]["error"]
+    assert list((data / "incoming").iterdir()) == []
