@@ -174,7 +174,7 @@ class RemoteProvider:
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(model_id={self.model_id!r}, url={self.url!r}, "
+            f"{type(self).__name__}(model_id={self.model_id!r}, url={redact_url(self.url)!r}, "
             f"token={'set' if self._token else 'not set'})"
         )
 

@@ -107,7 +107,9 @@ def test_behind_a_proxy_prefix_every_url_and_the_hash_follow_it(prefixed: str) -
     assets = _ASSET.findall(page.text)
     assert assets and all(a.startswith("/search/static/api-docs/") for a in assets), assets
     for asset in assets:
-        assert httpx.get(prefixed + asset.removeprefix("/search")).status_code == 200, asset
+        answer = httpx.get(prefixed + asset.removeprefix("/search"))
+        assert answer.status_code == 200, asset
+        assert "no-store" not in answer.headers.get("cache-control", ""), asset  # still /static
     (script,) = _INLINE_SCRIPT.findall(page.text)
     assert "url: '/search/openapi.json'" in script
     assert "'/search/docs/oauth2-redirect'" in script

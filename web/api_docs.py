@@ -29,6 +29,7 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from web.guard import root_prefix
 from web.security_headers import CONTENT_SECURITY_POLICY
 
 #: Where Swagger UI's files are served; under /static/, see above.
@@ -51,7 +52,7 @@ def install_api_docs(app: FastAPI) -> None:
 
 def swagger_page(request: Request) -> HTMLResponse:
     """FastAPI's Swagger UI page, its assets from ``ASSETS_PATH``."""
-    root = _root(request)
+    root = root_prefix(request.scope)
     app: FastAPI = request.app
     page = get_swagger_ui_html(
         openapi_url=root + (app.openapi_url or ""),
@@ -84,7 +85,3 @@ def _with_policy(page: HTMLResponse) -> HTMLResponse:
 
 def _sha256(script: str) -> str:
     return base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-
-
-def _root(request: Request) -> str:
-    return str(request.scope.get("root_path", "")).rstrip("/")

@@ -56,7 +56,9 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
     )
     install_error_handlers(app)
     app.state.login_throttle = LoginThrottle()
-    # Outermost but for Starlette's error middleware: it answers before any route reads a body.
+    # Middleware added later wraps what came before: the order a request meets them is
+    # SecurityHeaders, SameOriginGuard, LoginGate, RequestGuard, then the routes.
+    # RequestGuard, innermost: it answers before any route reads a body.
     app.add_middleware(
         RequestGuard,
         limits=Limits(
@@ -67,10 +69,11 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
     )
     # Outside the guard: the pages' login and CSRF (web.login); it reads no body either.
     app.add_middleware(LoginGate, api_key=settings.api_key.get_secret_value())
-    # Outermost: a request from another site, or for a Host the app does not serve, goes no
-    # further, whatever the key (web.same_origin).
+    # Before the login: a request from another site, or for a Host the app does not serve,
+    # goes no further, whatever the key (web.same_origin).
     app.add_middleware(SameOriginGuard, allowed_hosts=settings.allowed_host_names)
-    # Around everything, so that even the guards' refusals carry them.
+    # Outermost, so that even the guards' refusals carry them (Starlette's own 500 handler
+    # sits outside every middleware: an unexpected error's page does not).
     app.add_middleware(SecurityHeaders)
     install_api_docs(app)  # before /static: its assets are under /static/api-docs
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

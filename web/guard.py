@@ -31,6 +31,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from web.errors import error_body
 
 #: Routes that take files: their bodies may be as large as ``Limits.upload_request_bytes``.
+#: Methods that change nothing: no CSRF token and no same-origin check for them.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 UPLOAD_PATHS = frozenset({"/api/documents", "/api/documents/preview", "/upload"})
 #: /api routes that answer without the key (they reveal nothing without it).
 OPEN_API_PATHS = frozenset({"/api/health"})
@@ -167,10 +169,21 @@ def route_path(scope: Scope) -> str:
     """The path the routes see: behind a proxy prefix (``--root-path /search``) the scope's
     path may start with the root path, and ``/search/api/…`` must be guarded as ``/api/…``."""
     path: str = scope["path"]
-    root: str = scope.get("root_path", "").rstrip("/")
+    root = root_prefix(scope)
     if root and (path == root or path.startswith(root + "/")):
         return path[len(root) :] or "/"
     return path
+
+
+def root_prefix(scope: Scope) -> str:
+    """The proxy prefix the app is served under (``--root-path``), without its last slash: what
+    links and redirects put in front of a route path."""
+    return str(scope.get("root_path", "")).rstrip("/")
+
+
+def is_static_path(path: str) -> bool:
+    """``/static/…`` (a route path): the app's assets, open without a login and cached."""
+    return path.startswith("/static/")
 
 
 def _too_large(limit: int) -> _Refused:

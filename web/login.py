@@ -37,10 +37,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web.deps import LoginThrottleDep, SettingsDep
 from web.guard import (
+    SAFE_METHODS,
     SESSION_PROOF,
     SESSION_PROOF_HEADER,
     answer_error,
     is_api_path,
+    is_static_path,
+    root_prefix,
     route_path,
 )
 from web.templating import CSRF_SCOPE_KEY, templates
@@ -52,7 +55,6 @@ CSRF_HEADER = "x-csrf-token"
 SESSION_SECONDS = 12 * 3600
 #: How long a login form may stay open before it must be reloaded.
 LOGIN_FORM_SECONDS = 3600
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Pages reachable without a session: the login itself, the assets, the API's documentation.
 OPEN_PATHS = frozenset(
     {"/login", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/favicon.ico"}
@@ -157,7 +159,7 @@ class LoginGate:
                     await answer_error(send, 403, "csrf_failed", CSRF_MESSAGE)
                     return
             # Neither: web.guard answers 401 unless the Bearer key is there.
-        elif not token and path not in OPEN_PATHS and not path.startswith("/static/"):
+        elif not token and path not in OPEN_PATHS and not is_static_path(path):
             await _to_login(scope, send, path)
             return
         await self.app(scope, receive, send)
@@ -166,8 +168,7 @@ class LoginGate:
 async def _to_login(scope: Scope, send: Send, path: str) -> None:
     query = scope.get("query_string", b"").decode("latin-1")
     wanted = path + ("?" + query if query else "")
-    root = scope.get("root_path", "").rstrip("/")
-    location = f"{root}/login?{urlencode({'next': wanted})}".encode()
+    location = f"{root_prefix(scope)}/login?{urlencode({'next': wanted})}".encode()
     headers = [(b"location", location), (b"content-length", b"0"), (b"cache-control", b"no-store")]
     if scope["method"] not in SAFE_METHODS:
         headers.append((b"connection", b"close"))  # its body is never read
@@ -219,7 +220,7 @@ def _login_page(
 
 
 def _go(request: Request, target: str) -> RedirectResponse:
-    return RedirectResponse(_root(request) + safe_next(target), status_code=303)
+    return RedirectResponse(root_prefix(request.scope) + safe_next(target), status_code=303)
 
 
 @router.get("/login", response_model=None)
@@ -270,7 +271,7 @@ def login(
 @router.post("/logout", dependencies=[Depends(require_csrf)])
 def logout(request: Request) -> RedirectResponse:
     """Clears the session cookie (the gate already asked for a session, this for its token)."""
-    response = RedirectResponse(_root(request) + "/login", status_code=303)
+    response = RedirectResponse(root_prefix(request.scope) + "/login", status_code=303)
     response.delete_cookie(
         SESSION_COOKIE,
         path="/",
@@ -279,7 +280,3 @@ def logout(request: Request) -> RedirectResponse:
         samesite="strict",
     )
     return response
-
-
-def _root(request: Request) -> str:
-    return str(request.scope.get("root_path", "")).rstrip("/")

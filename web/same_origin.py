@@ -3,7 +3,8 @@
 Without an API key (the default) any web page the user opens could POST an upload to
 ``http://127.0.0.1:8000`` (a multipart form needs no CORS preflight) or submit the delete
 form, and a page on a rebinding domain could read everything. ``SameOriginGuard``, a pure-ASGI
-middleware outermost in the app, refuses both, key or no key:
+middleware that every request meets before the login and the routes (only the
+security headers wrap it), refuses both, key or no key:
 
 - **Unsafe methods from another origin.** A browser says where a request comes from: a
   ``Sec-Fetch-Site`` header (every current browser) other than ``same-origin`` or ``none`` (the
@@ -22,9 +23,8 @@ from collections.abc import Iterable
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from web.guard import answer_error
+from web.guard import SAFE_METHODS, answer_error
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: ``Sec-Fetch-Site`` values of a request the app's own pages (or the user) made.
 OWN_FETCH_SITES = frozenset({"same-origin", "none"})
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")

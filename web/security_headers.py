@@ -17,6 +17,8 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.guard import is_static_path, route_path
+
 CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'"
 _ALWAYS = {
     "x-content-type-options": "nosniff",
@@ -34,8 +36,8 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        static = path.startswith("/static/")
+        path = route_path(scope)  # behind --root-path, /search/static/… is /static/…
+        static = is_static_path(path)
         policed = not _is_original(path)
 
         async def send_with_headers(message: Message) -> None:

@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
+from embeddings.errors import SemsearchError
 from ingest.errors import QueueFullError, RejectedFileError, StorageFullError
 from ingest.jobs import UNFINISHED, JobInfo, JobManager
 from ingest.models import SourceFile
@@ -26,7 +27,12 @@ from web.deps import (
     SettingsDep,
     require_api_key,
 )
-from web.errors import UPLOAD_ERROR_RESPONSES, error_response, error_responses, http_status
+from web.errors import (
+    UPLOAD_ERROR_RESPONSES,
+    domain_error_status,
+    error_response,
+    error_responses,
+)
 from web.listing import Order, SortKey, filter_and_sort, header_links
 from web.login import require_csrf
 from web.settings import Settings
@@ -36,8 +42,6 @@ api = APIRouter(prefix="/api", tags=["documents"], dependencies=[Depends(require
 pages = APIRouter(include_in_schema=False)
 
 MAX_FILES_PER_REQUEST = 1000
-# The code of a request none of whose files was accepted, by the first refusal's status.
-REFUSAL_CODES = {503: "queue_full", 507: "storage_full"}
 TAGS_HELP = (
     "Tags for every file of the request: comma-separated, and/or the field repeated. Trimmed and "
     "lower-cased; at most 20 tags of 50 characters"
@@ -53,6 +57,15 @@ class RejectedFile(BaseModel):
     filename: str
     status: int
     message: str
+    #: The error code (``web.errors``), for the answer of a request none of whose files is kept.
+    _code: str = PrivateAttr(default="file_rejected")
+
+    @classmethod
+    def of(cls, filename: str, error: SemsearchError) -> RejectedFile:
+        status, code = domain_error_status(error)
+        rejected = cls(filename=filename, status=status, message=error.message)
+        rejected._code = code
+        return rejected
 
 
 class UploadResponse(BaseModel):
@@ -81,22 +94,15 @@ async def _accept(
         try:
             checked = pipeline.accept(SourceFile(upload.filename or "upload", data, labels))
         except RejectedFileError as error:
-            result.rejected.append(
-                RejectedFile(filename=error.filename, status=http_status(error), message=str(error))
-            )
+            result.rejected.append(RejectedFile.of(error.filename, error))
             continue
         # Judged once: the job, the upload spool and the run keep this verdict.
         try:
             result.jobs.append(jobs.submit(checked))
-        except QueueFullError as full:
-            result.rejected.append(
-                RejectedFile(filename=checked.name, status=http_status(full), message=full.message)
-            )
-            result.retry_after = full.retry_after
-        except StorageFullError as error:
-            result.rejected.append(
-                RejectedFile(filename=checked.name, status=http_status(error), message=str(error))
-            )
+        except (QueueFullError, StorageFullError) as refused:  # this file; the others go on
+            result.rejected.append(RejectedFile.of(checked.name, refused))
+            if isinstance(refused, QueueFullError):
+                result.retry_after = refused.retry_after
     return result
 
 
@@ -139,7 +145,7 @@ async def upload_documents(
     )
     refusal = error_response(
         first.status,
-        REFUSAL_CODES.get(first.status, "file_rejected"),
+        first._code,
         message,
         filename=first.filename,
         rejected=[r.model_dump() for r in result.rejected],
