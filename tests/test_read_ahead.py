@@ -8,71 +8,28 @@ with nothing started after it. No timing is asserted: events force the out-of-or
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from embeddings.base import Vector
-from ingest.chunking import load_default_tokenizer
 from ingest.loaders import load_document
 from ingest.models import Document, SourceFile
-from ingest.pipeline import IngestPipeline
 from ingest.read_ahead import read_ahead
-from search.collection import CollectionGuard
 from search.errors import SearchError
-from search.sparse import Bm25Encoder
-from web.services import Services, open_services
-from web.settings import Settings
+from tests.durability_support import fake_services
+from tests.pipeline_support import pipeline_over
+from web.services import Services
 
 WAIT_S = 30.0  # only a bound on a hang: the events below are set long before
 
 
-class HashEmbedder:
-    """Deterministic unit vectors from a hash of the text: the runner, not the model, is tested."""
-
-    name = "hash"
-    model_id = "hash-8"
-    dimension = 8
-
-    def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
-        return [self._vector(text) for text in texts]
-
-    def embed_query(self, text: str) -> Vector:
-        return self._vector(text)
-
-    def close(self) -> None:
-        return None
-
-    def _vector(self, text: str) -> Vector:
-        digest = hashlib.sha256(text.encode()).digest()[:8]
-        values = [b + 1.0 for b in digest]
-        norm = sum(v * v for v in values) ** 0.5
-        return [v / norm for v in values]
-
-
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    with open_services(Settings(SEMSEARCH_DATA_DIR=tmp_path), embedder=HashEmbedder()) as opened:
+    """The real services, embedding through the loopback fake of Hugging Face's router."""
+    with fake_services(tmp_path) as opened:
         yield opened
-
-
-def pipeline_reading_with(services: Services, read: object, read_ahead: int) -> IngestPipeline:
-    """A pipeline like the services' own, reading with ``read`` on ``read_ahead`` threads."""
-    return IngestPipeline(
-        store=services.store,
-        embedder=services.embedder,
-        tokenizer=load_default_tokenizer(),
-        sparse=Bm25Encoder(),
-        chunking=services.settings.chunking(),
-        originals=services.originals,
-        guard=CollectionGuard(services.store, services.embedder),
-        max_upload_bytes=services.settings.max_upload_bytes,
-        read=read,  # type: ignore[arg-type]
-        read_ahead=read_ahead,
-    )
 
 
 GOOD = b"Wheat prices rose sharply after the drought in the plains."
@@ -104,7 +61,7 @@ def test_outcomes_keep_input_order_and_failures_stay_with_their_file(services: S
         SourceFile("again.txt", GOOD),
         SourceFile("last.md", b"# Notes\n\nThe central bank held interest rates steady."),
     ]
-    pipeline = pipeline_reading_with(services, read, read_ahead=3)
+    pipeline = pipeline_over(services, read=read, read_ahead=3)
     outcomes = list(pipeline.ingest_many(files, slice_size=2))
 
     assert first_waited == [True]  # the third file was read before the first finished
@@ -130,7 +87,7 @@ def test_what_stops_a_run_stops_it_at_that_file(services: Services, fatal: Excep
 
     names = ["a.txt", "b.txt", "fatal.txt", "c.txt", "d.txt"]
     files = [SourceFile(name, GOOD + name.encode()) for name in names]
-    pipeline = pipeline_reading_with(services, read, read_ahead=1)
+    pipeline = pipeline_over(services, read=read, read_ahead=1)
     outcomes = []
     with pytest.raises(type(fatal)):
         for outcome in pipeline.ingest_many(files, slice_size=1):
@@ -140,11 +97,30 @@ def test_what_stops_a_run_stops_it_at_that_file(services: Services, fatal: Excep
 
 
 def test_the_services_read_ahead_through_the_isolated_reader(services: Services) -> None:
-    """The wiring: one read-ahead thread per reader process, and the outcomes as without."""
+    """The wiring: one read-ahead thread per reader process, and the outcomes as without. Each
+    file is parsed on that thread, and a file after the first slice is parsed while the caller
+    stores that slice: the caller waits, in the progress callback as the first file is stored,
+    for note2.txt (after broken.pdf, refused before parsing) to be reported parsing, which
+    without read-ahead would come only once the first two files had been handed back."""
     assert services.reader.workers == 1
+    caller = threading.current_thread().name
+    parsed_on: set[str] = set()
+    later_parsing = threading.Event()
+    later_before_first_stored: list[bool] = []
+
+    def progress(index: int, stage: str, done: int, total: int) -> None:
+        if stage == "parsing":
+            parsed_on.add(threading.current_thread().name)
+            if index == 3:
+                later_parsing.set()
+        if stage == "storing" and index == 0 and done == 0:
+            later_before_first_stored.append(later_parsing.wait(WAIT_S))
+
     files = [SourceFile(f"note{n}.txt", GOOD + b" %d" % n) for n in range(5)]
     files.insert(2, SourceFile("broken.pdf", b"this is not a PDF at all"))
-    outcomes = list(services.pipeline.ingest_many(files, slice_size=2))
+    outcomes = list(services.pipeline.ingest_many(files, slice_size=2, progress=progress))
+    assert later_before_first_stored == [True]
+    assert parsed_on and caller not in parsed_on  # none was parsed in the caller's thread
     assert [o.filename for o in outcomes] == [f.name for f in files]
     assert [o.status for o in outcomes] == ["done", "done", "failed", "done", "done", "done"]
 
