@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,21 @@ def upload(client: TestClient, *paths: Path) -> Any:
     return client.post("/api/documents", files=files)
 
 
-def wait_for_job(client: TestClient, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
+def wait_for_job(
+    client: TestClient,
+    job_id: str,
+    timeout: float = 120.0,
+    until: Collection[str] = ("done", "failed"),
+) -> dict[str, Any]:
+    """Poll the job until its status is one of ``until`` (by default: it has ended)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
-        if job["status"] in ("done", "failed"):
+        if job["status"] in until:
             return job
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"job {job_id} was not {'/'.join(until)} in {timeout} s: {job}")
         time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
 def ingest(client: TestClient, *paths: Path) -> list[dict[str, Any]]:

@@ -159,6 +159,7 @@ def test_the_deepest_page_stays_within_the_fetch_cap(
     response = service.search(request)
     assert store.queries, "the store was queried"
     assert all(limit + offset <= MAX_FETCH for limit, offset in store.queries), store.queries
+    assert response.results, "an empty page would make the checks below vacuous"
     assert len(response.results) <= MAX_K
     # Snippets: one pattern for the search, one snippet per passage returned, no more.
     assert snippets.makers == 1
@@ -200,6 +201,7 @@ def test_pages_within_the_cap_are_those_of_an_uncapped_grouping(
     # The deepest page is served from the first MAX_FETCH passages: short, but in order.
     deep = service.search(SearchRequest(query=query, mode="dense", k=MAX_K, offset=MAX_OFFSET))
     within = _grouped_reference(everything[:MAX_FETCH])
+    assert deep.results, "an empty page would match an empty slice"
     assert [h.doc_id for h in deep.results] == within[MAX_OFFSET : MAX_OFFSET + MAX_K]
     for hit in page.results[:5]:
         assert hit.snippet and len(hit.more) <= MORE_PER_DOCUMENT

@@ -7,14 +7,13 @@ drives the exact qdrant-client calls a server receives.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.apphelpers import assert_error_shape, ingest, upload
+from tests.apphelpers import assert_error_shape, ingest, upload, wait_for_job
 from tests.fake_hf import FakeHuggingFace
 from web.app import create_app
 from web.settings import Settings
@@ -85,10 +84,7 @@ def test_rejected_token_pauses_the_job_and_says_which_setting(
     )
     with TestClient(create_app(settings)) as client:
         (job,) = upload(client, _write(tmp_path, "vectors.md", NOTE)).json()["jobs"]
-        deadline = time.monotonic() + 60
-        while job["status"] != "paused" and time.monotonic() < deadline:
-            time.sleep(0.05)
-            job = client.get(f"/api/jobs/{job['id']}").json()
+        job = wait_for_job(client, job["id"], 60, until=("paused", "done", "failed"))
         assert job["status"] == "paused", job
         assert "HF_TOKEN" in job["error"] and "hf_wrong_token" not in job["error"]
         assert client.get("/api/documents").json()["documents"][0]["status"] == "paused"

@@ -20,9 +20,9 @@ from ingest.models import SourceFile
 from ingest.originals import OriginalFiles
 from ingest.recovery import SHARED_STORE_GRACE, remove_partial_files
 from ingest.spool import UploadSpool
-from search.client_store import ClientStore
 from search.points import document_point_id
 from tests.durability_support import fake_services
+from tests.store_support import make_store
 
 Event = tuple[str, str, str]
 
@@ -124,7 +124,7 @@ def test_with_a_shared_store_only_old_partial_files_are_swept(tmp_path: Path) ->
     stale.write_bytes(b"left by a kill")
     old = time.time() - SHARED_STORE_GRACE.total_seconds() - 60
     os.utime(stale, (old, old))
-    store = ClientStore(":memory:", None, "documents")
+    store = make_store("server", tmp_path)  # the engine replicas share
     try:
         assert remove_partial_files(store, folder, tmp_path / "absent") == 1
     finally:

@@ -7,9 +7,7 @@ by the ``endpoint`` provider (as an app replica reaches it) and by raw sockets.
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,6 +19,7 @@ from embeddings.remote import EndpointProvider
 from embeddings.server import create_embeddings_app
 from embeddings.settings import EmbeddingSettings
 from embeddings.threaded import serve_in_thread
+from tests.raw_http import send_until_answered
 from web.exposure import embeddings_server_warnings
 from web.http_server import uvicorn_options
 
@@ -75,26 +74,14 @@ def test_the_endpoint_provider_reaches_it_with_the_key_as_its_token(keyed: str) 
 
 def test_a_body_over_the_limit_is_refused_while_it_streams(keyed: str) -> None:
     """Chunked, with no length to judge by: answered 413 after the limit, not after the body."""
-    address = urlsplit(keyed)
-    assert address.hostname and address.port
     head = (
         "POST /embed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Authorization: Bearer {KEY}\r\nTransfer-Encoding: chunked\r\n\r\n"
-    ).encode()
+    ).encode() + b'2\r\n{"\r\n'
     piece = b'"' + b"a" * 8190 + b'"'
     chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
-    sent = 0
-    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
-        sock.sendall(head + b'2\r\n{"\r\n')
-        sock.settimeout(0.05)
-        answer = b""
-        while sent < 64 * LIMIT and not answer:
-            sock.sendall(chunk)
-            sent += len(piece)
-            try:
-                answer = sock.recv(65536)
-            except TimeoutError:
-                continue
+    # Up to 64 times the limit, and no last chunk: only the limit can end this request.
+    answer, sent = send_until_answered(keyed, head, [chunk] * 64 * (LIMIT // len(piece)))
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert sent < 16 * LIMIT  # answered long before the whole body was sent
 

@@ -9,14 +9,10 @@ The Hugging Face cloud is the real loopback server of tests/fake_hf.py.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,8 +22,9 @@ from embeddings.remote import HFInferenceProvider
 from ingest.jobs import JobManager
 from ingest.models import SourceFile
 from ingest.spool import UploadSpool
-from tests.apphelpers import upload
+from tests.apphelpers import upload, wait_for_job
 from tests.fake_hf import FakeHuggingFace
+from tests.processes import SEMSEARCH, child_env, free_port
 from tests.remote_support import FAST, hf_settings
 from web.app import create_app
 from web.services import open_services
@@ -35,7 +32,6 @@ from web.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-SEMSEARCH = Path(sys.executable).parent / "semsearch"
 TOKEN = "hf_right_token_for_the_stop_tests"
 MODEL = "BAAI/bge-small-en-v1.5"
 NOTES = {
@@ -59,23 +55,14 @@ def notes(tmp_path: Path) -> Path:
 
 
 def run_cli(data_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    base = {**os.environ, "SEMSEARCH_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    for name in ("HF_TOKEN", "EMBEDDINGS_ENDPOINT", "EMBEDDINGS_PROVIDER", "QDRANT_URL"):
-        base.pop(name, None)
     return subprocess.run(
         [str(SEMSEARCH), *args],
-        env={**base, "COLUMNS": "200", **env},
+        env=child_env(data_dir, COLUMNS="200", **env),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def hf_env(hf: FakeHuggingFace, *, token: str = TOKEN, model: str = MODEL) -> dict[str, str]:
@@ -110,22 +97,13 @@ def test_the_cli_stops_after_one_refused_request(
 
 
 def test_the_cli_stops_at_an_unreachable_endpoint(tmp_path: Path, notes: Path) -> None:
-    endpoint = f"http://127.0.0.1:{closed_port()}/embed"
+    # A free port is a closed one: nothing listens there, so every connection is refused.
+    endpoint = f"http://127.0.0.1:{free_port()}/embed"
     result = run_cli(tmp_path / "data", {"EMBEDDINGS_ENDPOINT": endpoint}, "ingest", str(notes))
     assert result.returncode == 1, result.stdout + result.stderr
     stderr = " ".join(result.stderr.split())
     assert stderr.count("ingestion stopped") == 1 and "cannot reach" in stderr, stderr
     assert "EMBEDDINGS_ENDPOINT" in stderr and "5 of 5 files were not ingested" in stderr
-
-
-def _wait_for(client: TestClient, check: Callable[[list[dict[str, Any]]], bool]) -> list[Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        jobs: list[dict[str, Any]] = client.get("/api/jobs").json()["jobs"]
-        if check(jobs):
-            return jobs
-        time.sleep(0.05)
-    raise AssertionError(f"jobs did not get there in time: {jobs}")
 
 
 def _write_notes(folder: Path) -> list[Path]:
@@ -143,9 +121,15 @@ def test_server_uploads_wait_paused_and_resume_once_the_token_is_fixed(
     paths = _write_notes(tmp_path / "notes")
     wrong = Settings(SEMSEARCH_DATA_DIR=data, **hf_env(hf, token="hf_wrong_token_for_the_tests"))
     with TestClient(create_app(wrong)) as client:
-        assert upload(client, *paths).status_code == 202
-        jobs = _wait_for(client, lambda jobs: all(j["status"] == "paused" for j in jobs))
-        assert len(jobs) == 5 and all("HF_TOKEN" in j["error"] for j in jobs), jobs
+        response = upload(client, *paths)
+        assert response.status_code == 202, response.text
+        submitted = response.json()["jobs"]
+        assert len(submitted) == 5, submitted
+        ended = ("paused", "done", "failed")  # a job that ends instead is reported at once
+        jobs = [wait_for_job(client, job["id"], 60, until=ended) for job in submitted]
+        assert all(j["status"] == "paused" and "HF_TOKEN" in j["error"] for j in jobs), jobs
+        listed_jobs = client.get("/api/jobs").json()["jobs"]
+        assert sorted(j["status"] for j in listed_jobs) == ["paused"] * 5, listed_jobs
         assert len(hf.requests) == 1  # one refused request, not one per file
         listed = client.get("/api/documents").json()["documents"]
         assert sorted(d["status"] for d in listed) == ["paused"] * 5
@@ -156,7 +140,10 @@ def test_server_uploads_wait_paused_and_resume_once_the_token_is_fixed(
 
     fixed = Settings(SEMSEARCH_DATA_DIR=data, **hf_env(hf))
     with TestClient(create_app(fixed)) as client:
-        jobs = _wait_for(client, lambda jobs: all(j["status"] == "done" for j in jobs))
+        resumed = client.get("/api/jobs").json()["jobs"]  # queued again from the spool at start
+        assert sorted(j["id"] for j in resumed) == sorted(j["id"] for j in submitted), resumed
+        jobs = [wait_for_job(client, job["id"], 60) for job in resumed]
+        assert [j["status"] for j in jobs] == ["done"] * 5, jobs
         assert sorted(j["filename"] for j in jobs) == sorted(NOTES)
         assert client.get("/api/health").json()["status"] == "ok"
         hits = client.get("/api/search", params={"q": "harvest yields"}).json()["results"]

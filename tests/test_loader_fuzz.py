@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from ingest.errors import IngestError, UnreadableFileError
 from ingest.loaders import load_document
 from ingest.models import Document
+from ingest.textnorm import TITLE_MAX_CHARS
 from search.file_types import SUPPORTED_EXTENSIONS
 from tests.hostile_inputs import docx_with_body
 
@@ -64,7 +65,7 @@ def assert_read_or_refused(name: str, data: bytes) -> None:
         return
     assert isinstance(document, Document)
     assert document.sections and all(section.text.strip() for section in document.sections)
-    assert document.title and len(document.title) <= 121
+    assert document.title and len(document.title) <= TITLE_MAX_CHARS
 
 
 @FUZZ

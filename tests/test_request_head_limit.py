@@ -9,13 +9,12 @@ the client has sent it all, and one under it is served.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
 
 from embeddings.threaded import serve_in_thread
+from tests.raw_http import send_until_answered
 from web.app import create_app
 from web.guard import MAX_REQUEST_HEAD_BYTES
 from web.http_server import HeadLimitedHttpTools, uvicorn_options
@@ -37,30 +36,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, local_provider: object) -> 
 def exchange(url: str, header_bytes: int) -> tuple[bytes, int]:
     """Send ``GET /api/health`` with one header of ``header_bytes`` bytes, 64 KiB at a time,
     stopping when the server answers or closes; returns (what it answered, bytes sent)."""
-    address = urlsplit(url)
-    assert address.hostname and address.port
-    sent = 0
-    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
-        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ")
-        piece = b"a" * (64 * 1024)
-        try:
-            while sent < header_bytes:
-                chunk = piece[: header_bytes - sent]
-                sock.sendall(chunk)
-                sent += len(chunk)
-            sock.sendall(b"\r\nConnection: close\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server closed while we were still sending: the point of the limit
-        answer = b""
-        while True:
-            try:
-                data = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not data:
-                break
-            answer += data
-    return answer, sent
+    piece = b"a" * (64 * 1024)
+    pieces = (piece[: header_bytes - at] for at in range(0, header_bytes, len(piece)))
+    return send_until_answered(
+        url,
+        b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ",
+        pieces,
+        b"\r\nConnection: close\r\n\r\n",
+    )
 
 
 def test_the_server_runs_the_head_limited_protocol() -> None:
@@ -88,13 +71,9 @@ def test_a_head_under_the_limit_is_served(server: str) -> None:
 def test_a_request_the_parser_cannot_read_gets_the_json_error_shape(server: str) -> None:
     """uvicorn answers a malformed request itself, in plain text; the app's protocol answers in
     the one JSON shape, as the OpenAPI document says every error is."""
-    address = urlsplit(server)
-    assert address.hostname and address.port
-    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
-        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n")
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+    answer, _ = send_until_answered(
+        server, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n"
+    )
     status_line, _, rest = answer.partition(b"\r\n")
     assert status_line == b"HTTP/1.1 400 Bad Request"
     assert b"content-type: application/json" in rest.partition(b"\r\n\r\n")[0]
