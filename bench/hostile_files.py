@@ -19,10 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ingest.pdf import MAX_PAGES
 from tests.hostile_inputs import docx_with_body, merged_rows, pages_sharing, run_of_text, text_lines
-
-MAX_PAGES = 2_000  # ingest.pdf.MAX_PAGES, repeated so that building needs no product import
-MAX_PAGE_TEXT_CHARS = 1_000_000  # ingest.pdf.MAX_PAGE_TEXT_CHARS
 
 
 def _text(salt: str) -> bytes:

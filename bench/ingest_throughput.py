@@ -19,7 +19,9 @@ started by one small file before the clock starts.
 - `--reader isolated` (default) reads as the server and `semsearch ingest` do
   (`IsolatedReader`); `--reader in-process` reads with `load_document` in this process, as an
   `IngestPipeline` built without a reader does; `--reader isolated,in-process` times both as
-  arms of the same rounds, which is what says what isolation costs.
+  arms of the same rounds, which is what says what isolation costs. Both then read ahead on
+  one thread (what the services use) unless `--read-ahead` says otherwise, so that the arms
+  differ by the reader alone.
 - `--read-ahead 0,1`: one pipeline arm per value (threads loading the next files while a slice
   embeds, `ingest.read_ahead`); side by side in the same rounds. Without it, one arm: the
   pipeline as the services wire it.
@@ -43,7 +45,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = ROOT.parent / "shared" / "eval" / "corpora"
@@ -100,14 +101,14 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
+    sys.path.insert(0, str(ROOT))  # tests.pipeline_support: the pipeline the tests build too
     from embeddings.factory import build_provider
     from embeddings.local import bundled_model_path
     from ingest.chunking import chunk_document, load_default_tokenizer
     from ingest.loaders import load_document
     from ingest.models import SourceFile
     from ingest.pipeline import IngestPipeline
-    from search.collection import CollectionGuard
-    from search.sparse import Bm25Encoder
+    from tests.pipeline_support import pipeline_over
     from web.services import Services, open_services
     from web.settings import Settings
 
@@ -135,19 +136,8 @@ def main() -> None:
         """The services' own pipeline, or one like it with this reader and read-ahead."""
         if reader == "isolated" and read_ahead is None:
             return services.pipeline
-        extra: dict[str, Any] = {} if read_ahead is None else {"read_ahead": read_ahead}
-        return IngestPipeline(
-            store=services.store,
-            embedder=services.embedder,
-            tokenizer=tokenizer,
-            sparse=Bm25Encoder(),
-            chunking=services.settings.chunking(),
-            originals=services.originals,
-            guard=CollectionGuard(services.store, services.embedder),
-            max_upload_bytes=services.settings.max_upload_bytes,
-            read=services.reader.load if reader == "isolated" else load_document,
-            **extra,
-        )
+        read = services.reader.load if reader == "isolated" else load_document
+        return pipeline_over(services, read=read, read_ahead=read_ahead or 0, tokenizer=tokenizer)
 
     def time_pipeline(reader: str, read_ahead: int | None) -> tuple[float, int]:
         with (
@@ -172,7 +162,10 @@ def main() -> None:
         model.encode(chunk_texts, batch_size=batch_size, normalize_embeddings=True)
         return time.perf_counter() - started, len(chunk_texts)
 
-    values = [None] if args.read_ahead is None else [int(v) for v in args.read_ahead.split(",")]
+    if args.read_ahead is not None:
+        values: list[int | None] = [int(v) for v in args.read_ahead.split(",")]
+    else:  # as wired; with both readers, the services' one thread for both
+        values = [1] if len(readers) > 1 else [None]
     path = "file by file" if args.file_by_file else "ingest_many"
     timers: dict[str, Callable[[], tuple[float, int]]] = {}
     for reader in readers:

@@ -184,12 +184,15 @@ def hostile_phase(
     their jobs; ends when the last job has."""
     phase = Phase(name)
     ended: list[Job] = []
+    failed: list[BaseException] = []  # what stopped the upload thread, raised after the phase
     done = threading.Event()
 
     def ingest() -> None:
         try:
             with httpx.Client(base_url=url, timeout=60) as uploader:
                 ended.extend(wait_for_jobs(uploader, upload(uploader, hostile_files(salt))))
+        except BaseException as error:  # SystemExit too: a short phase must not pass as one
+            failed.append(error)
         finally:
             done.set()
 
@@ -203,6 +206,8 @@ def hostile_phase(
         number += 1
     phase.seconds = time.perf_counter() - started
     worker.join()
+    if failed:
+        raise failed[0]
     return phase, ended
 
 
