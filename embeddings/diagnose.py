@@ -67,7 +67,7 @@ def http_error(
     rejected as invalid, or refused for a reason not known here, is a plain
     ``EmbeddingServiceError``, about the texts it carried."""
     setting: str | None
-    unavailable = True
+    kind: type[EmbeddingServiceError] = EmbeddingUnavailableError
     if status in (400, 404, 422) and _NOT_EMBEDDINGS.search(message):
         text = (
             f"EMBEDDINGS_MODEL={where.model_id!r} is not a feature-extraction (embeddings) "
@@ -109,11 +109,11 @@ def http_error(
         text = f"endpoint {where.label} was not found; check EMBEDDINGS_ENDPOINT"
         setting = where.url_setting
     elif status == 400:
-        text, setting, unavailable = f"{where.label} rejected the request as invalid", None, False
+        text, setting = f"{where.label} rejected the request as invalid", None
+        kind = EmbeddingServiceError
     else:
         text, setting = f"{where.label} refused the request", where.url_setting
-        unavailable = False
-    kind = EmbeddingUnavailableError if unavailable else EmbeddingServiceError
+        kind = EmbeddingServiceError
     return kind(
         f"{text} (HTTP {status}: {message})", status=status, request_id=request_id, setting=setting
     )

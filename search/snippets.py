@@ -68,9 +68,3 @@ def window(flat: str, centre: int, width: int) -> str:
         space = flat.rfind(" ", start, end)
         end = space if space > centre else end
     return ("… " if start > 0 else "") + flat[start:end] + (" …" if end < len(flat) else "")
-
-
-def make_snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> str:
-    """One snippet on its own (its pattern is compiled for this call alone): for many passages
-    of one query, build one ``SnippetMaker`` instead."""
-    return SnippetMaker(query, width)(text)

@@ -138,7 +138,7 @@ def open_services(
             workers=settings.ingest_workers,
             spool=UploadSpool(settings.spool_dir),
             max_queued_files=settings.max_queued_files,
-            max_queued_bytes=settings.max_queued_mb * 1024 * 1024,
+            max_queued_bytes=settings.max_queued_bytes,
         )
         stack.callback(jobs.shutdown)
         if settings.max_queued_mb < settings.max_upload_mb:

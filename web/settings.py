@@ -69,6 +69,10 @@ class Settings(BaseSettings):
         return self.max_upload_mb * 1024 * 1024
 
     @property
+    def max_queued_bytes(self) -> int:
+        return self.max_queued_mb * 1024 * 1024
+
+    @property
     def max_request_bytes(self) -> int:
         """The largest upload request body: never below one file of the largest size, plus
         room for the multipart framing and text fields (``web.guard``)."""
