@@ -20,6 +20,7 @@ from typing import Any
 
 from embeddings.base import Vector
 from embeddings.errors import EmbeddingConfigError
+from embeddings.length_batches import batches_by_tokens
 from embeddings.onnx_int8 import ONNX_INT8_RECIPE, OnnxInt8Encoder
 from embeddings.onnx_query import AGREEMENT, PROBE, OnnxQueryEncoder
 from embeddings.settings import (
@@ -258,19 +259,27 @@ class LocalProvider:
         return [vectors[i] for i in range(len(texts))]
 
     def _encode_torch(self, texts: list[str], *, query: bool) -> list[Vector]:
-        """sentence-transformers; the caller holds the lock."""
+        """sentence-transformers, a batch at a time in batches of like length in tokens
+        (``embeddings.length_batches``: its own sort is by characters); the caller holds the
+        lock."""
         model = self._live_model()
         encode = model.encode_query if query else model.encode_document
-        vectors = encode(
-            texts,
-            prompt=self._query_prompt if query else self._document_prompt,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
+        out: list[Vector] = [[] for _ in texts]
+        batches = batches_by_tokens(
+            model.tokenizer, texts, batch_size=self.batch_size, max_length=self.max_seq_length
         )
-        result: list[Vector] = vectors.tolist()
-        return result
+        for batch in batches:
+            vectors = encode(
+                [texts[i] for i in batch],
+                prompt=self._query_prompt if query else self._document_prompt,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            for index, vector in zip(batch, vectors.tolist(), strict=True):
+                out[index] = vector
+        return out
 
     def close(self) -> None:
         """Drop the model so its memory can be reclaimed."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.base import Vector
+from embeddings.length_batches import batches_by_tokens
 from embeddings.onnx_export import cached_export
 
 #: The onnx-int8 recipe; part of the cached export's name and of the vector cache's namespace.
@@ -60,8 +61,9 @@ def _quantise_keeping_ffn_down(source: Path, target: Path) -> None:
 class OnnxInt8Encoder:
     """``encode`` for the bundled model on ONNX Runtime (CPU), like sentence-transformers does.
 
-    Texts are sorted by length (longest first) and cut into batches, each padded to its longest
-    text and truncated at the model's ``max_seq_length``; the graph pools and normalises.
+    Texts are sorted by length in tokens (longest first) and cut into batches
+    (``embeddings.length_batches``), each padded to its longest text and truncated at the
+    model's ``max_seq_length``; the graph pools and normalises.
 
     Very short texts are left to torch (``short_texts``): a text of one word or so came out at
     0.98 cosine to torch's vector (0.9927 was the worst of 1,000 real chunks), and such texts
@@ -92,10 +94,11 @@ class OnnxInt8Encoder:
     def encode(self, texts: list[str], batch_size: int) -> list[Vector]:
         if not texts:
             return []
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out: list[Vector] = [[] for _ in texts]
-        for start in range(0, len(texts), batch_size):
-            picked = order[start : start + batch_size]
+        batches = batches_by_tokens(
+            self._tokenizer, texts, batch_size=batch_size, max_length=self._max_length
+        )
+        for picked in batches:
             features = self._tokenizer(
                 [texts[i] for i in picked],
                 padding=True,
