@@ -28,11 +28,13 @@ PARTIAL_PREFIX = ".partial-"
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-def write_atomically(target: Path, data: bytes, *, name: str) -> None:
+def write_atomically(target: Path, data: bytes, *, name: str, sync: bool = True) -> None:
     """Write ``data`` to ``target`` durably and whole, or not at all.
 
     ``name``: the file as the user knows it, for ``StorageFullError``. Other ``OSError`` are
-    raised as they are."""
+    raised as they are. ``sync=False`` leaves the folder's sync to the caller, who writes
+    several files into it and syncs it once (``sync_folder``) before relying on any: until
+    then the file is whole if it is there, but may not be there after a power cut."""
     folder = target.parent
     tmp: str | None = None
     try:
@@ -46,7 +48,8 @@ def write_atomically(target: Path, data: bytes, *, name: str) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
         tmp = None
-        sync_folder(folder)
+        if sync:
+            sync_folder(folder)
     except OSError as error:
         if error.errno in DISK_FULL:
             raise StorageFullError(name, folder) from error

@@ -13,16 +13,18 @@ then, and the upload still in progress writes its own version afterwards: that u
 user's too, and later.
 
 The locks are this process's: replicas sharing a Qdrant server do not see each other's. A
-holder takes one document's lock at a time, never a second inside it, so no two holders can
-wait on each other. Locks are made on first use and dropped once nobody holds or waits for
-them, so the table stays as small as the number of documents being changed right now.
+holder of several documents' locks (the write stage, for the files one slice completed) takes
+them with ``hold_all``, in the order of their ids, and no other inside them; everyone else takes
+one at a time. So no two holders can wait on each other. Locks are made on first use and
+dropped once nobody holds or waits for them, so the table stays as small as the number of
+documents being changed right now.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 __all__ = ["DocumentLocks"]
@@ -55,6 +57,15 @@ class DocumentLocks:
                 entry.users -= 1
                 if entry.users == 0:
                     del self._entries[doc_id]
+
+    @contextmanager
+    def hold_all(self, doc_ids: Iterable[str]) -> Iterator[None]:
+        """Hold the locks of all these documents for the block, taken in the order of their
+        ids (each once), so that two holders of several can never wait on each other."""
+        with ExitStack() as held:
+            for doc_id in sorted(set(doc_ids)):
+                held.enter_context(self.hold(doc_id))
+            yield
 
     def __len__(self) -> int:
         """How many documents are locked or waited for now."""

@@ -148,7 +148,7 @@ class ToWrite:
 class Stored:
     """A file the write stage made durable; ``replaced`` are the ids of the older documents of
     the same name that it removed. ``error``: why it is not done after all (its original could
-    not be saved, ``ingest.stages``): it failed alone, and its document point says why."""
+    not be saved, ``ingest.write_stage``): it failed alone, and its document point says why."""
 
     document: Document
     chunks: int

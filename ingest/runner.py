@@ -9,7 +9,7 @@ one slice are written with one store flush, and only then is each reported done.
 the same run with a one-file input.
 
 The guarantees of file-by-file ingestion hold per file: nothing of a file is written before it
-is checked, loaded, chunked and embedded (``ingest.stages`` has the write order); a file that
+is checked, loaded, chunked and embedded (``ingest.write_stage`` has the write order); a file that
 fails to check, load or chunk fails alone, whatever it raised (short of ``MemoryError`` and the
 store's or collection's own errors, which stop the run): an unforeseen exception becomes that
 file's failure, "could not be read: RecursionError: ...", logged with its traceback; an

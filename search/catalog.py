@@ -8,6 +8,7 @@ file replaces and to delete.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from search.errors import DocumentNotFoundError
@@ -62,9 +63,10 @@ class DocumentCatalog:
             raise DocumentNotFoundError(f"no document with id {doc_id!r}")
         return document
 
-    def named(self, filename: str) -> list[DocumentInfo]:
-        """The documents stored under this name (normally one; more while a version replaces
-        another, or when two different files of that name came in one run)."""
+    def named(self, filename: str | Sequence[str]) -> list[DocumentInfo]:
+        """The documents stored under this name, or under any of these (normally one a name;
+        more while a version replaces another, or when two different files of that name came
+        in one run)."""
         return [document_info(p) for p in self._store.scroll(documents_where(filename=filename))]
 
     def delete(self, doc_id: str) -> DocumentInfo:

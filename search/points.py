@@ -326,10 +326,13 @@ def all_points_of(doc_id: str) -> Where:
     return {DOC_ID: doc_id}
 
 
-def documents_where(*, filename: str | None = None, status: str | None = None) -> Where:
+def documents_where(
+    *, filename: str | Sequence[str] | None = None, status: str | None = None
+) -> Where:
+    """Document points, of one file name or of any of several, and of one status."""
     where: dict[str, WhereValue] = {KIND: DOCUMENT}
     if filename is not None:
-        where[FILENAME] = filename
+        where[FILENAME] = filename if isinstance(filename, str) else list(filename)
     if status is not None:
         where[STATUS] = status
     return where

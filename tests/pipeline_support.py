@@ -1,6 +1,7 @@
 """A pipeline over the services' own parts, with what a test hands in through the parameters
 ``IngestPipeline`` has for it: how files are read (``read``), on how many read-ahead threads
-(``read_ahead``), and what counts tokens (``tokenizer``).
+(``read_ahead``), what counts tokens (``tokenizer``) and the store it writes through
+(``store``).
 
 ``pipeline_over`` builds it as ``web.services.open_services`` builds ``services.pipeline``, on
 the same store, embedder, originals and settings, so what it writes the services see; nothing
@@ -19,6 +20,7 @@ from ingest.models import ReadFile
 from ingest.pipeline import IngestPipeline
 from search.collection import CollectionGuard
 from search.sparse import Bm25Encoder
+from search.store import VectorStore
 from web.services import Services
 
 
@@ -28,17 +30,20 @@ def pipeline_over(
     read: ReadFile = load_document,
     read_ahead: int = 0,
     tokenizer: Tokenizer | None = None,
+    store: VectorStore | None = None,
 ) -> IngestPipeline:
-    """A pipeline like ``services.pipeline``, reading with ``read`` on ``read_ahead`` threads
-    and counting tokens with ``tokenizer`` (the default model's when None)."""
+    """A pipeline like ``services.pipeline``, reading with ``read`` on ``read_ahead`` threads,
+    counting tokens with ``tokenizer`` (the default model's when None) and writing through
+    ``store`` (a wrapper of the services' own, say; theirs when None)."""
+    store = store or services.store
     return IngestPipeline(
-        store=services.store,
+        store=store,
         embedder=services.embedder,
         tokenizer=tokenizer or load_default_tokenizer(),
         sparse=Bm25Encoder(),
         chunking=services.settings.chunking(),
         originals=services.originals,
-        guard=CollectionGuard(services.store, services.embedder),
+        guard=CollectionGuard(store, services.embedder),
         max_upload_bytes=services.settings.max_upload_bytes,
         read=read,
         read_ahead=read_ahead,
