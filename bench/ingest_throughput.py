@@ -4,7 +4,11 @@ Ingests the first N documents of a labelled corpus (../shared/eval/corpora) thro
 product's own pipeline as `semsearch ingest` does (`IngestPipeline.ingest_many`: check → read
 in the isolated reader's worker process → chunk → embed in batches across files → store into
 Qdrant Edge), and embeds exactly the same chunk texts with the bare model
-(`SentenceTransformer.encode`, same batch size).
+(`SentenceTransformer.encode`, same batch size). A third arm times the product's own model
+calls alone (`LocalProvider.embed_documents` over the same texts in slices of the runner's
+size), so that pipeline / model calls says what the pipeline adds to its embedding, apart from
+how the product calls the model (slices; batches cut by length in tokens,
+`embeddings.length_batches`).
 
 Why rounds: on a shared machine the bare model's own rate moved by a quarter between two
 phases of one run, so a ratio of one pipeline phase to one bare phase said little. Each round
@@ -49,6 +53,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = ROOT.parent / "shared" / "eval" / "corpora"
 WARM_UP = b"warm up the model and the reader once before timing"
+CALLS = "product's model calls"
 
 
 def read_corpus(path: Path, limit: int) -> list[str]:
@@ -108,6 +113,7 @@ def main() -> None:
     from ingest.loaders import load_document
     from ingest.models import SourceFile
     from ingest.pipeline import IngestPipeline
+    from ingest.runner import EMBED_SLICE
     from tests.pipeline_support import pipeline_over
     from web.services import Services, open_services
     from web.settings import Settings
@@ -157,6 +163,13 @@ def main() -> None:
         # The corpus repeats a few texts: a repeat is "unchanged" and embeds nothing.
         return seconds, sum(o.chunks for o in outcomes if o.status == "done")
 
+    def time_calls() -> tuple[float, int]:
+        """The product's model calls alone: the same texts, in slices of the runner's size."""
+        started = time.perf_counter()
+        for start in range(0, len(chunk_texts), EMBED_SLICE):
+            embedder.embed_documents(chunk_texts[start : start + EMBED_SLICE])
+        return time.perf_counter() - started, len(chunk_texts)
+
     def time_bare() -> tuple[float, int]:
         started = time.perf_counter()
         model.encode(chunk_texts, batch_size=batch_size, normalize_embeddings=True)
@@ -172,6 +185,7 @@ def main() -> None:
         for value in values:
             label = "as wired" if value is None else f"read-ahead {value}"
             timers[f"pipeline ({reader}, {path}, {label})"] = partial(time_pipeline, reader, value)
+    timers[CALLS] = time_calls
     timers["bare model"] = time_bare
     arms = {name: Arm(name) for name in timers}
     loads: list[float] = []
@@ -199,12 +213,19 @@ def main() -> None:
             f"| {arm.name} | {rates} | {statistics.median(arm.rates):.1f} | "
             f"{', '.join(f'{r:.2f}' for r in ratios)} | {statistics.median(ratios):.2f} |"
         )
-        if arm is not bare and set(arm.chunks) != {len(chunk_texts)}:
+        if arm.name not in ("bare model", CALLS) and set(arm.chunks) != {len(chunk_texts)}:
             print(
                 f"  note: the pipeline embedded {arm.chunks} chunks, the bare model "
                 f"{len(chunk_texts)}"
             )
-    pipelines = [arm for arm in arms.values() if arm is not bare]
+    calls = arms[CALLS]
+    pipelines = [arm for arm in arms.values() if arm not in (bare, calls)]
+    for arm in pipelines:
+        ratios = [a / b for a, b in zip(arm.rates, calls.rates, strict=True)]
+        print(
+            f"\n{arm.name} / {CALLS} (what the pipeline adds to its model calls): per round "
+            f"{', '.join(f'{r:.2f}' for r in ratios)}, median {statistics.median(ratios):.2f}"
+        )
     for arm in pipelines[1:]:
         first = pipelines[0]
         ratios = [a / b for a, b in zip(arm.rates, first.rates, strict=True)]
