@@ -9,6 +9,7 @@ WORKDIR /app
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
 COPY pyproject.toml README.md ./
+COPY inference ./inference
 COPY embeddings ./embeddings
 COPY ingest ./ingest
 COPY search ./search

@@ -14,12 +14,8 @@ from dataclasses import dataclass
 from embeddings.base import EmbeddingProvider
 from embeddings.cache import unwrap
 from embeddings.errors import EmbeddingError
-from embeddings.settings import (
-    EmbeddingSettings,
-    redact_url,
-    redact_urls_in,
-    resolve_provider,
-)
+from embeddings.settings import EmbeddingSettings, resolve_provider
+from inference.redact import redact_url, redact_urls_in
 
 PROBE_TEXT = "semsearch connection check"
 

@@ -18,7 +18,7 @@ server sent one. What the real services answer, and where that was found:
 * an endpoint scaled to zero: 503 while a replica starts (Inference Endpoints autoscaling guide;
   502 in 2023, huggingface/huggingface_hub#1605), retried like other 5xx, and worded here when
   the retries run out;
-* a model still loading: 503 ``{"error", "estimated_time"}``, waited for (``embeddings.retry``);
+* a model still loading: 503 ``{"error", "estimated_time"}``, waited for (``inference.retry``);
 * unreachable: connection refused, a host name that does not resolve, or a connect timeout.
 """
 
@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from embeddings.errors import EmbeddingServiceError, EmbeddingUnavailableError
-from embeddings.settings import redact_url
+from inference.redact import redact_url
 
 _NOT_EMBEDDINGS = re.compile(
     r"doesn'?t support task|does not support task|not a valid pipeline|not a valid task"

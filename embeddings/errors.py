@@ -1,22 +1,12 @@
-"""Errors raised by the embeddings node, and the root of every semsearch domain error.
+"""Errors raised by the embeddings node, under the one root ``inference.errors.SemsearchError``.
 
-Each names the setting a user should look at; none ever contains the token.
-
-``SemsearchError`` is the one root: ``EmbeddingError`` here, ``ingest.errors.IngestError`` and
-``search.errors.SearchError`` are its domains. It lives in this package because this is the
-bottom layer, the one every other package may import. No error carries an HTTP status: the web
-edge (``web.errors``) maps each class to one.
+Each names the setting a user should look at; none ever contains the token. No error carries an
+HTTP status: the web edge (``web.errors``) maps each class to one.
 """
 
 from __future__ import annotations
 
-
-class SemsearchError(Exception):
-    """The root of the domain errors; ``message`` is what a user is shown."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+from inference.errors import SemsearchError
 
 
 class EmbeddingError(SemsearchError):

@@ -36,10 +36,11 @@ from embeddings.errors import (
     EmbeddingServiceError,
 )
 from embeddings.request import Sender, TooLarge, TooLong
-from embeddings.retry import RetryPolicy
-from embeddings.settings import EmbeddingSettings, redact_url, redact_urls_in, require_http_url
+from embeddings.settings import EmbeddingSettings, require_http_url
 from embeddings.tei_info import TeiInfo, fetch_info, info_url
 from embeddings.wire import parse_vectors
+from inference.redact import redact_url, redact_urls_in
+from inference.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 

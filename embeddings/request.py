@@ -1,7 +1,7 @@
 """One embeddings request, sent until it succeeds, is refused for good, or runs out of time.
 
 Kept apart from the providers so that the loop reads in one place: a bounded number of
-concurrent requests, retries only for transient statuses (``embeddings.retry``), waits that
+concurrent requests, retries only for transient statuses (``inference.retry``), waits that
 honour the server's hints, a deadline, and answers that mean "send it differently" turned into
 exceptions the provider acts on (:class:`TooLarge`: split the batch; :class:`TooLong`: truncate
 or cut). Every other refusal becomes a worded error (``embeddings.diagnose``).
@@ -22,8 +22,8 @@ import httpx
 
 from embeddings import diagnose
 from embeddings.errors import EmbeddingResponseError
-from embeddings.retry import RETRYABLE, RetryPolicy, backoff_wait, wait_hint
-from embeddings.wire import error_message
+from inference.retry import RETRYABLE, RetryPolicy, backoff_wait, wait_hint
+from inference.wire import error_message
 
 log = logging.getLogger("embeddings.remote")
 

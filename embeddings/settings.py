@@ -72,25 +72,6 @@ def resolve_provider(settings: EmbeddingSettings) -> tuple[ProviderName, str]:
     return "local", "neither EMBEDDINGS_ENDPOINT nor HF_TOKEN is set"
 
 
-def redact_url(value: str) -> str:
-    """``value`` with the password of a URL's ``user:password@`` replaced by ``***``, for what
-    is shown or logged (an endpoint URL may carry its credentials); other text unchanged."""
-    parsed = urlparse(value.strip())
-    if parsed.scheme not in ("http", "https") or parsed.password is None:
-        return value
-    netloc = parsed.netloc.rsplit("@", 1)[1]
-    user = parsed.username or ""
-    return parsed._replace(netloc=f"{user}:***@{netloc}").geturl()
-
-
-def redact_urls_in(text: str, *urls: str) -> str:
-    """``text`` with each of ``urls`` that carries a password replaced by its redacted form."""
-    for url in urls:
-        if url and redact_url(url) != url:
-            text = text.replace(url, redact_url(url))
-    return text
-
-
 def require_http_url(url: str, setting: str) -> None:
     """Refuse a URL that is not http(s) when the provider is built, naming the setting."""
     parsed = urlparse(url)

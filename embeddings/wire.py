@@ -16,34 +16,7 @@ import numpy as np
 
 from embeddings.base import Vector
 from embeddings.errors import EmbeddingResponseError
-
-_MAX_MESSAGE = 300
-
-
-def error_message(body: object) -> str | None:
-    """The human-readable error in an error body, or None when ``body`` is not an error object.
-
-    Knows the HF router / TEI shape ``{"error": "...", "error_type": ...}``, the OpenAI shape
-    ``{"error": {"message": ...}}`` and TEI's OpenAI routes ``{"message", "code", "type"}``.
-    """
-    if not isinstance(body, dict):
-        return None
-    err = body.get("error")
-    if isinstance(err, dict):
-        err = err.get("message") or err
-    if err is None and "message" in body and "data" not in body:
-        err = body["message"]
-    if err is None:
-        return None
-    text = err if isinstance(err, str) else str(err)
-    if isinstance(err, list):  # HF sometimes returns a list of messages
-        text = "; ".join(str(e) for e in err)
-    return _shorten(text)
-
-
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+from inference.wire import error_message, shorten
 
 
 def parse_vectors(body: object, expected: int) -> list[Vector]:
@@ -139,4 +112,4 @@ def _is_number(value: object) -> bool:
 
 
 def _preview(value: object) -> str:
-    return _shorten(repr(value))[:120]
+    return shorten(repr(value))[:120]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embeddings.errors import EmbeddingError, SemsearchError
+from embeddings.errors import EmbeddingError
+from inference.errors import SemsearchError
 
 
 class IngestError(SemsearchError):

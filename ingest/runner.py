@@ -34,7 +34,8 @@ from contextlib import closing
 from dataclasses import dataclass, field
 
 from embeddings.base import Vector
-from embeddings.errors import STOPS_INGESTION, EmbeddingError, SemsearchError
+from embeddings.errors import STOPS_INGESTION, EmbeddingError
+from inference.errors import SemsearchError
 from ingest.errors import IngestError, IngestStoppedError, RejectedFileError, UnreadableFileError
 from ingest.models import (
     AlreadyIndexed,

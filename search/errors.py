@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from embeddings.errors import SemsearchError
+from inference.errors import SemsearchError
 
 
 class SearchError(SemsearchError):

@@ -8,8 +8,8 @@ import pytest
 from pydantic import SecretStr
 
 from embeddings.remote import HFInferenceProvider
-from embeddings.retry import RetryPolicy
 from embeddings.settings import EmbeddingSettings
+from inference.retry import RetryPolicy
 from tests.fake_hf import FakeHuggingFace
 
 TOKEN = "hf_testTOKEN0123456789"

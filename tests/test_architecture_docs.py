@@ -1,4 +1,4 @@
-"""docs/architecture.md lists every module of the four packages, and only modules that exist.
+"""docs/architecture.md lists every module of the packages, and only modules that exist.
 
 The module table is the map a newcomer reads first; a module added or removed without the map
 changing fails here. In the table's second column every backticked lower-case name is a module
@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE = REPO_ROOT / "docs" / "architecture.md"
-PACKAGES = ("embeddings", "ingest", "search", "web", "web/routers")
+PACKAGES = ("inference", "embeddings", "ingest", "search", "web", "web/routers")
 _ROW = re.compile(r"^\|\s*`(?P<package>[a-z_/]+)/`\s*\|(?P<modules>.*)\|\s*$")
 _NAME = re.compile(r"`([a-z_][a-z0-9_]*/?)`")
 

@@ -14,9 +14,9 @@ from embeddings.errors import (
 )
 from embeddings.factory import build_provider
 from embeddings.remote import HFInferenceProvider
-from embeddings.retry import wait_hint
 from embeddings.settings import EmbeddingSettings, resolve_provider
 from embeddings.wire import parse_vectors
+from inference.retry import wait_hint
 from tests.fake_hf import FakeHuggingFace
 from tests.remote_support import FAST, MODEL, TOKEN, hf_settings
 

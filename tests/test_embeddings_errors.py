@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from embeddings.errors import EmbeddingServiceError
 from embeddings.remote import EndpointProvider, HFInferenceProvider, RemoteProvider
-from embeddings.retry import RetryPolicy
 from embeddings.settings import EmbeddingSettings
+from inference.retry import RetryPolicy
 from tests.fake_hf import FakeHuggingFace
 from tests.processes import free_port
 

@@ -10,9 +10,9 @@ from pydantic import SecretStr
 from embeddings.batching import batches, cut_to_fit, cut_to_tokens, estimate_tokens
 from embeddings.errors import EmbeddingServiceError
 from embeddings.remote import EndpointProvider, HFInferenceProvider
-from embeddings.retry import RetryPolicy
 from embeddings.settings import EmbeddingSettings
 from embeddings.tei_info import info_url, parse_info
+from inference.retry import RetryPolicy
 from tests.fake_hf import FakeHuggingFace
 
 FAST = RetryPolicy(max_attempts=4, backoff_base_s=0.01, max_retry_wait_s=1.0, deadline_s=10.0)

@@ -16,8 +16,8 @@ from embeddings.errors import (
 )
 from embeddings.factory import build_provider
 from embeddings.remote import EndpointProvider, HFInferenceProvider
-from embeddings.retry import RetryPolicy
 from embeddings.settings import EmbeddingSettings
+from inference.retry import RetryPolicy
 from tests.fake_hf import FakeHuggingFace
 from tests.remote_support import FAST, MODEL, TOKEN, assert_vectors, expected, hf_settings
 

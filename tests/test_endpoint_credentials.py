@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from embeddings.settings import redact_url, redact_urls_in
+from inference.redact import redact_url, redact_urls_in
 from web.app import create_app
 from web.settings import Settings
 

@@ -19,7 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from embeddings.check import check_connection
-from embeddings.errors import EmbeddingError, SemsearchError
+from embeddings.errors import EmbeddingError
+from inference.errors import SemsearchError
 from ingest.errors import IngestStoppedError
 from ingest.models import IngestOutcome, SourceFile
 from search.clustering import LEVELS
@@ -315,7 +316,8 @@ def embeddings_serve(
     from embeddings.factory import build_provider
     from embeddings.local import LocalProvider
     from embeddings.server import create_embeddings_app, find_tokenizer, token_counter
-    from embeddings.settings import redact_url, resolve_provider
+    from embeddings.settings import resolve_provider
+    from inference.redact import redact_url
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     log = logging.getLogger("semsearch")

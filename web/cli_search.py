@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from embeddings.errors import SemsearchError
+from inference.errors import SemsearchError
 from search.errors import InvalidFilterError, InvalidLabelsError
 from search.request import MAX_OFFSET, SearchFilters, SearchRequest
 from search.store import SearchMode

@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from embeddings.errors import EmbeddingConfigError, EmbeddingError, SemsearchError
+from embeddings.errors import EmbeddingConfigError, EmbeddingError
+from inference.errors import SemsearchError
 from ingest.errors import (
     EmptyFileError,
     FileTooLargeError,

@@ -17,7 +17,8 @@ from embeddings.base import EmbeddingProvider
 from embeddings.cache import VectorCache, with_cache
 from embeddings.factory import build_provider
 from embeddings.prompts import Prompts
-from embeddings.settings import ProviderName, redact_url, resolve_provider
+from embeddings.settings import ProviderName, resolve_provider
+from inference.redact import redact_url
 from ingest.backfill import backfill_chunk_fields
 from ingest.chunking import load_default_tokenizer
 from ingest.isolation import IsolatedReader

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, PrivateAttr
 
-from embeddings.errors import SemsearchError
+from inference.errors import SemsearchError
 from ingest.errors import QueueFullError, RejectedFileError, StorageFullError
 from ingest.jobs import UNFINISHED, JobInfo, JobManager
 from ingest.models import SourceFile

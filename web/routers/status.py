@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from embeddings.check import ConnectionReport, check_connection
-from embeddings.settings import redact_url
+from inference.redact import redact_url
 from search.catalog import DocumentCatalog
 from web.deps import (
     CatalogDep,
