@@ -25,13 +25,12 @@ server sent one. What the real services answer, and where that was found:
 from __future__ import annotations
 
 import re
-import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
 
 from embeddings.errors import EmbeddingServiceError, EmbeddingUnavailableError
+from inference.attempts import unreachable_reason
 from inference.redact import redact_url
 
 _NOT_EMBEDDINGS = re.compile(
@@ -40,11 +39,6 @@ _NOT_EMBEDDINGS = re.compile(
     re.IGNORECASE,
 )
 _PAUSED = re.compile(r"invalid state|endpoint is paused|\bpaused\b", re.IGNORECASE)
-_DNS_WORDS = re.compile(
-    r"name or service not known|nodename nor servname|getaddrinfo failed"
-    r"|temporary failure in name resolution|no address associated",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -121,17 +115,9 @@ def http_error(
 
 def unreachable(where: Where, url: str, exc: httpx.TransportError) -> EmbeddingUnavailableError:
     """Connection refused, a name that does not resolve, or no connection in time."""
-    host = urlsplit(url).hostname or url
-    if isinstance(exc, httpx.ConnectTimeout):
-        why = "no connection within the connect timeout (a firewall, or the host is down)"
-    elif _is_dns_failure(exc):
-        why = f"the host name {host!r} does not resolve (a typo, or no network/DNS)"
-    elif _is_refused(exc):
-        why = "connection refused (is the server running, on that port?)"
-    else:
-        why = f"{type(exc).__name__}: {exc}"
     return EmbeddingUnavailableError(
-        f"cannot reach {redact_url(url)}: {why}; check {where.url_setting}",
+        f"cannot reach {redact_url(url)}: {unreachable_reason(url, exc)}; "
+        f"check {where.url_setting}",
         setting=where.url_setting,
     )
 
@@ -168,23 +154,4 @@ def gave_up(
         status=status,
         request_id=request_id,
         setting=setting,
-    )
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _is_dns_failure(exc: BaseException) -> bool:
-    return any(isinstance(e, socket.gaierror) or _DNS_WORDS.search(str(e)) for e in _causes(exc))
-
-
-def _is_refused(exc: BaseException) -> bool:
-    return any(
-        isinstance(e, ConnectionRefusedError) or "refused" in str(e).lower() for e in _causes(exc)
     )

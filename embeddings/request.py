@@ -13,7 +13,6 @@ import logging
 import random
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +21,14 @@ import httpx
 
 from embeddings import diagnose
 from embeddings.errors import EmbeddingResponseError
-from inference.retry import RETRYABLE, RetryPolicy, backoff_wait, wait_hint
-from inference.wire import error_message
+from inference.attempts import (
+    Transient,
+    refusal,
+    text_preview,
+    transport_problem,
+    with_retries,
+)
+from inference.retry import RetryPolicy
 
 log = logging.getLogger("embeddings.remote")
 
@@ -93,54 +98,46 @@ class Sender:
         self.slots = threading.BoundedSemaphore(max(1, self.retry.max_concurrency))
 
     def post(self, body: dict[str, Any], deadline: float) -> object:
-        """The decoded JSON of a 2xx answer."""
-        attempt = 0
-        while True:
-            attempt += 1
-            hint: float | None = None
-            status: int | None = None
-            request_id: str | None = None
-            loading = False
+        """The decoded JSON of a 2xx answer (``inference.attempts.with_retries``)."""
+
+        def once() -> object:
             try:
                 with self.slots:
                     resp = self.client.post(self.url, json=body, headers=self.headers())
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 raise diagnose.unreachable(self.whom, self.url, exc) from exc
-            except httpx.TimeoutException:
-                problem = f"no answer within {self.read_timeout_s:g} s"
             except httpx.TransportError as exc:
-                problem = f"connection failed ({type(exc).__name__}: {exc})"
-            else:
-                status = resp.status_code
-                if 200 <= status < 300:
-                    return self._decode(resp)
-                payload = _json_or_none(resp)
-                message = self.redact(error_message(payload) or _text_preview(resp))
-                request_id = resp.headers.get("x-request-id")
-                raise_if_too_big(status, message, request_id)
-                if status not in RETRYABLE:
-                    raise diagnose.http_error(self.whom, status, message, request_id)
-                hint = wait_hint(status, resp.headers, payload)
-                loading = isinstance(payload, dict) and "estimated_time" in payload
-                problem = f"HTTP {status}: {message}"
-            wait = backoff_wait(self.retry, attempt, hint, self.rng)
-            out_of_time = time.monotonic() + wait > deadline
-            if attempt >= self.retry.max_attempts or out_of_time:
-                raise diagnose.gave_up(
-                    self.whom,
-                    why="its time budget" if out_of_time else f"{attempt} attempts",
-                    problem=problem,
-                    status=status,
-                    loading=loading,
-                    request_id=request_id,
+                raise transport_problem(exc, self.read_timeout_s) from exc
+            if 200 <= resp.status_code < 300:
+                return self._decode(resp)
+            refused = refusal(resp, self.redact)
+            raise_if_too_big(refused.status, refused.message, refused.request_id)
+            if not refused.retryable:
+                raise diagnose.http_error(
+                    self.whom, refused.status, refused.message, refused.request_id
                 )
-            log.warning(
-                "embeddings: %s (attempt %d), retrying in %.2f s",
-                self.redact(problem),
-                attempt,
-                wait,
+            raise refused.transient()
+
+        def give_up(why: str, last: Transient) -> Exception:
+            return diagnose.gave_up(
+                self.whom,
+                why=why,
+                problem=last.problem,
+                status=last.status,
+                loading=last.loading,
+                request_id=last.request_id,
             )
-            time.sleep(wait)
+
+        return with_retries(
+            once,
+            policy=self.retry,
+            deadline=deadline,
+            give_up=give_up,
+            rng=self.rng,
+            log=log,
+            node="embeddings",
+            redact=self.redact,
+        )
 
     def _decode(self, resp: httpx.Response) -> object:
         try:
@@ -148,17 +145,5 @@ class Sender:
         except ValueError:
             raise EmbeddingResponseError(
                 f"{self.whom.label} answered HTTP {resp.status_code} with a body that is not "
-                f"JSON: {_text_preview(resp)}"
+                f"JSON: {text_preview(resp)}"
             ) from None
-
-
-def _json_or_none(resp: httpx.Response) -> object:
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-def _text_preview(resp: httpx.Response) -> str:
-    text = " ".join(resp.text.split())
-    return (text[:200] + "…") if len(text) > 200 else (text or resp.reason_phrase)
