@@ -11,6 +11,7 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./
 COPY inference ./inference
 COPY embeddings ./embeddings
+COPY generation ./generation
 COPY ingest ./ingest
 COPY search ./search
 COPY web ./web

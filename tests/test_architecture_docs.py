@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE = REPO_ROOT / "docs" / "architecture.md"
-PACKAGES = ("inference", "embeddings", "ingest", "search", "web", "web/routers")
+PACKAGES = ("inference", "embeddings", "generation", "ingest", "search", "web", "web/routers")
 _ROW = re.compile(r"^\|\s*`(?P<package>[a-z_/]+)/`\s*\|(?P<modules>.*)\|\s*$")
 _NAME = re.compile(r"`([a-z_][a-z0-9_]*/?)`")
 
