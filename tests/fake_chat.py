@@ -96,6 +96,8 @@ class FakeChat:
         self.piece_interval_s = piece_interval_s
         self.first_piece_delay_s = 0.0
         self.requests: list[ChatRequest] = []
+        #: ``time.monotonic()`` when each piece of the latest stream was written (benchmarks).
+        self.sent_at: list[float] = []
         self._scripted: deque[_Scripted] = deque()
         self._trouble: deque[tuple[int, str]] = deque()
         self._lock = threading.Lock()
@@ -238,6 +240,7 @@ class FakeChat:
                 self.close_connection = True
                 time.sleep(fake.first_piece_delay_s)
                 model = request.json.get("model")
+                fake.sent_at = []
                 for number, piece in enumerate(pieces):
                     if trouble is not None and number == trouble[0]:
                         self._trouble(trouble[1])
@@ -252,6 +255,7 @@ class FakeChat:
                             ],
                         }
                     )
+                    fake.sent_at.append(time.monotonic())
                     time.sleep(fake.piece_interval_s)
                 self._event(
                     {

@@ -15,7 +15,10 @@ import httpx
 
 SEMSEARCH = Path(sys.executable).parent / "semsearch"
 # Variables of the developer's shell that would change which provider or store a child uses.
-CLEARED_ENV = ("HF_TOKEN", "EMBEDDINGS_ENDPOINT", "EMBEDDINGS_PROVIDER", "QDRANT_URL")
+CLEARED_ENV = (
+    *("HF_TOKEN", "EMBEDDINGS_ENDPOINT", "EMBEDDINGS_PROVIDER", "QDRANT_URL"),
+    *("GENERATION_PROVIDER", "GENERATION_MODEL", "GENERATION_ENDPOINT", "GENERATION_TOKEN"),
+)
 
 
 def free_port() -> int:

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from embeddings.threaded import serve_in_thread
+from tests.fake_chat import FakeChat
 from web.app import create_app
 from web.http_server import uvicorn_options
 from web.settings import Settings
@@ -47,15 +48,20 @@ OPERATIONS = {result.ok().label: result.ok() for result in SCHEMA.get_all_operat
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, local_provider: object) -> Iterator[str]:
-    """The app with one stored document, so that listings, searches and clusters have data."""
+    """The app with one stored document, so that listings, searches and clusters have data,
+    and answers on, from the loopback fake of the router's chat route."""
+    chat = FakeChat(token="hf_fuzzTOKEN0123456789")
     settings = Settings(
         SEMSEARCH_DATA_DIR=tmp_path_factory.mktemp("fuzz") / "data",
         SEMSEARCH_API_KEY=KEY,
         SEMSEARCH_MAX_UPLOAD_MB=1,
         SEMSEARCH_MAX_REQUEST_MB=1,
+        HF_TOKEN="hf_fuzzTOKEN0123456789",
+        GENERATION_MODEL="fuzz/chat-model",
+        HF_ROUTER_URL=chat.url,
     )
     app = create_app(settings, embedder=local_provider)  # type: ignore[arg-type]
-    with serve_in_thread(app, lifespan="on", **uvicorn_options()) as url:
+    with chat, serve_in_thread(app, lifespan="on", **uvicorn_options()) as url:
         note = b"# Zebras\n\nZebras live in herds on the savanna and move north in the dry season."
         response = httpx.post(
             f"{url}/api/documents", files=[("files", ("zebras.md", note))], headers=AUTH

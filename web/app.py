@@ -18,7 +18,7 @@ from web.guard import Limits, RequestGuard
 from web.login import LoginGate
 from web.login import router as login_router
 from web.login_throttle import LoginThrottle
-from web.routers import clusters, documents, jobs, preview, search, status
+from web.routers import answers, clusters, documents, jobs, preview, search, status
 from web.routers.documents import MAX_FILES_PER_REQUEST
 from web.same_origin import SameOriginGuard
 from web.security_headers import SecurityHeaders
@@ -81,5 +81,6 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
         app.include_router(feature.pages)
         app.include_router(feature.api, responses=API_ERROR_RESPONSES)
     app.include_router(preview.api, responses=API_ERROR_RESPONSES)
+    app.include_router(answers.api, responses=API_ERROR_RESPONSES)
     app.include_router(login_router)
     return app

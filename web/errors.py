@@ -19,6 +19,12 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embeddings.errors import EmbeddingConfigError, EmbeddingError
+from generation.errors import (
+    GenerationConfigError,
+    GenerationError,
+    GenerationOffError,
+    GenerationUnavailableError,
+)
 from inference.errors import SemsearchError
 from ingest.errors import (
     EmptyFileError,
@@ -52,6 +58,12 @@ _DOMAIN_ERRORS: list[tuple[type[SemsearchError], int, str]] = [
     (SearchError, 500, "search_failed"),
     (EmbeddingConfigError, 503, "embeddings_misconfigured"),
     (EmbeddingError, 502, "embeddings_failed"),
+    # Answers: off or unworkable settings are this server's to fix (503); a refusal or a
+    # failure of the model's service is upstream's (502); an answer cut short likewise.
+    (GenerationOffError, 503, "generation_off"),
+    (GenerationConfigError, 503, "generation_misconfigured"),
+    (GenerationUnavailableError, 502, "generation_unavailable"),
+    (GenerationError, 502, "generation_failed"),
     (EmptyFileError, 400, "file_rejected"),
     (FileTooLargeError, 413, "file_rejected"),
     (UnsupportedFileError, 415, "file_rejected"),
@@ -96,8 +108,8 @@ _DESCRIPTIONS = {
     415: "a file of an unsupported type",
     422: "invalid parameters or labels, or a file that cannot be read",
     500: "an unexpected error; the server log has details",
-    502: "the embeddings server failed",
-    503: "the store or the embeddings server is unavailable or misconfigured",
+    502: "the embeddings server, or the text-generation service, failed or refused",
+    503: "the store, the embeddings server or answers are unavailable, off or misconfigured",
     507: "the disk under the data folder is full: a file could not be kept",
 }
 #: The errors any /api route may answer, for ``include_router(responses=...)``; routes that

@@ -18,6 +18,10 @@ from embeddings.cache import VectorCache, with_cache
 from embeddings.factory import build_provider
 from embeddings.prompts import Prompts
 from embeddings.settings import ProviderName, resolve_provider
+from generation.client import ChatClient
+from generation.errors import GenerationConfigError, GenerationOffError
+from generation.settings import ProviderName as GenerationProvider
+from generation.settings import resolve_provider as resolve_generation
 from inference.redact import redact_url
 from ingest.backfill import backfill_chunk_fields
 from ingest.chunking import load_default_tokenizer
@@ -51,10 +55,43 @@ class EmbeddingsInUse:
 
 
 @dataclass(frozen=True)
+class GenerationInUse:
+    """The text-generation node as opened at start: its client, or why there is none (answers
+    are off, or the settings cannot work: ``error``, shown on /settings and by the answer API)."""
+
+    provider: GenerationProvider
+    reason: str
+    client: ChatClient | None
+    error: str | None = None
+
+
+def open_generation(settings: Settings) -> GenerationInUse:
+    """A chat client when one is configured; never raises, since search works without it."""
+    configured = settings.generation()
+    try:
+        provider, reason = resolve_generation(configured)
+    except GenerationConfigError as error:
+        log.warning("generation: %s", error.message)
+        return GenerationInUse("none", error.message, None, error.message)
+    try:
+        client = ChatClient(configured)
+    except GenerationOffError:
+        log.info("generation: off (%s)", reason)
+        return GenerationInUse(provider, reason, None)
+    except GenerationConfigError as error:
+        log.warning("generation: %s", error.message)
+        return GenerationInUse(provider, reason, None, error.message)
+    log.info("generation: provider %s (%s), %s", provider, reason, client.label)
+    return GenerationInUse(provider, reason, client)
+
+
+@dataclass(frozen=True)
 class Services:
     settings: Settings
     embedder: EmbeddingProvider
     embeddings: EmbeddingsInUse
+    # The text-generation node: answers with citations (off unless configured).
+    generation: GenerationInUse
     catalog: DocumentCatalog
     pipeline: IngestPipeline
     jobs: JobManager
@@ -115,6 +152,9 @@ def open_services(
             stack.callback(cache.close)
             embedder = with_cache(embedder, cache)
             log.info("embeddings: vector cache %s", cache.path)
+        generation = open_generation(settings)
+        if generation.client is not None:
+            stack.callback(generation.client.close)
         guard = CollectionGuard(store, embedder)
         sparse = Bm25Encoder()
         originals = OriginalFiles(settings.files_dir)
@@ -153,6 +193,7 @@ def open_services(
             settings=settings,
             embedder=embedder,
             embeddings=in_use,
+            generation=generation,
             catalog=DocumentCatalog(store),
             pipeline=pipeline,
             jobs=jobs,

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from embeddings.settings import DEFAULT_HF_INFERENCE_BASE_URL, DEFAULT_MODEL, EmbeddingSettings
+from generation.settings import DEFAULT_ROUTER_URL, GenerationSettings
 from ingest.chunking import ChunkingSettings
 from web.guard import MULTIPART_ALLOWANCE_BYTES
 
@@ -59,6 +60,17 @@ class Settings(BaseSettings):
     embeddings_local_query_backend: str = Field("onnx", alias="EMBEDDINGS_LOCAL_QUERY_BACKEND")
     # on/off (also true/false, 1/0): the vector cache in SEMSEARCH_DATA_DIR.
     embeddings_cache: bool = Field(True, alias="EMBEDDINGS_CACHE")
+
+    # The text-generation node (answers with citations); generation.settings has the rules.
+    generation_provider: str = Field("", alias="GENERATION_PROVIDER")
+    generation_model: str = Field("", alias="GENERATION_MODEL")
+    generation_endpoint: str = Field("", alias="GENERATION_ENDPOINT")
+    # Overrides HF_TOKEN for the text-generation node (a separate endpoint's credential).
+    generation_token: SecretStr = Field(SecretStr(""), alias="GENERATION_TOKEN")
+    hf_router_url: str = Field(DEFAULT_ROUTER_URL, alias="HF_ROUTER_URL")
+    generation_max_tokens: int = Field(512, alias="GENERATION_MAX_TOKENS", ge=1, le=32768)
+    generation_temperature: float = Field(0.2, alias="GENERATION_TEMPERATURE", ge=0, le=2)
+    generation_context_tokens: int = Field(3000, alias="GENERATION_CONTEXT_TOKENS", ge=100)
 
     @property
     def allowed_host_names(self) -> list[str]:
@@ -109,6 +121,20 @@ class Settings(BaseSettings):
             local_backend=self.embeddings_local_backend.strip().lower(),
             local_query_backend=self.embeddings_local_query_backend.strip().lower(),
             local_cache_dir=str(self.data_dir / "models"),
+        )
+
+    def generation(self) -> GenerationSettings:
+        own_token = self.generation_token.get_secret_value().strip()
+        return GenerationSettings(
+            provider=self.generation_provider,
+            model=self.generation_model.strip(),
+            endpoint=self.generation_endpoint.strip(),
+            token=self.generation_token if own_token else self.hf_token,
+            token_setting="GENERATION_TOKEN" if own_token else "HF_TOKEN",
+            router_url=self.hf_router_url.strip().rstrip("/"),
+            max_tokens=self.generation_max_tokens,
+            temperature=self.generation_temperature,
+            context_tokens=self.generation_context_tokens,
         )
 
     def chunking(self) -> ChunkingSettings:

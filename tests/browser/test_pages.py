@@ -274,7 +274,7 @@ def test_settings_test_connection_in_place(
     page.locator("#check-result .ok").wait_for()
     assert "384-dimensional" in page.locator("#check-result").text_content()
     assert page.evaluate("window.__samePage") is True
-    stats = page.locator("dl.settings").nth(1).inner_text()
+    stats = page.locator("#collection-stats").inner_text()
     assert re.search(r"Documents\s+\d+", stats) and "application/pdf" in stats
     screenshot(page, tmp_path, "settings")
 

@@ -1,4 +1,5 @@
-"""Health, the active embeddings configuration (`/settings`) and its connection check."""
+"""Health, the active embeddings and text-generation configurations (`/settings`) and their
+connection checks."""
 
 from __future__ import annotations
 
@@ -9,19 +10,22 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from embeddings.check import ConnectionReport, check_connection
+from generation.check import GenerationReport
+from generation.check import check_connection as check_generation
 from inference.redact import redact_url
 from search.catalog import DocumentCatalog
 from web.deps import (
     CatalogDep,
     EmbedderDep,
     EmbeddingsInUseDep,
+    GenerationDep,
     JobsDep,
     SettingsDep,
     caller_has_api_key,
     require_api_key,
 )
 from web.login import require_csrf
-from web.services import EmbeddingsInUse
+from web.services import EmbeddingsInUse, GenerationInUse
 from web.settings import Settings
 from web.templating import templates
 
@@ -94,6 +98,42 @@ def embeddings_config(
     )
 
 
+class GenerationConfig(BaseModel):
+    """The text-generation configuration as users may see it: the token only as set or not."""
+
+    provider: str
+    reason: str
+    model: str
+    endpoint: str
+    token: str
+    token_setting: str
+    max_tokens: int
+    temperature: float
+    context_tokens: int
+    error: str | None
+
+
+def generation_config(settings: Settings, in_use: GenerationInUse) -> GenerationConfig:
+    configured = settings.generation()
+    endpoint = in_use.client.url if in_use.client is not None else configured.endpoint
+    return GenerationConfig(
+        provider=in_use.provider,
+        reason=in_use.reason,
+        model=configured.model,
+        endpoint=redact_url(endpoint),
+        token=mask(configured.token.get_secret_value()),
+        token_setting=configured.token_setting,
+        max_tokens=configured.max_tokens,
+        temperature=configured.temperature,
+        context_tokens=configured.context_tokens,
+        error=in_use.error,
+    )
+
+
+def _check_generation(settings: Settings, in_use: GenerationInUse) -> GenerationReport:
+    return check_generation(in_use.client, settings.generation(), not_open=in_use.error)
+
+
 def mask(secret: str) -> str:
     """'hf_…' and the length only: enough to tell which token is set, never enough to use it."""
     if not secret:
@@ -117,13 +157,33 @@ def embeddings_check(settings: SettingsDep, embedder: EmbedderDep) -> Connection
     return check_connection(embedder, settings.embeddings())
 
 
+@api.get(
+    "/settings/generation", response_model=GenerationConfig, dependencies=[Depends(require_api_key)]
+)
+def get_generation_config(settings: SettingsDep, generation: GenerationDep) -> GenerationConfig:
+    return generation_config(settings, generation)
+
+
+@api.post(
+    "/generation/check", response_model=GenerationReport, dependencies=[Depends(require_api_key)]
+)
+def generation_check(settings: SettingsDep, generation: GenerationDep) -> GenerationReport:
+    return _check_generation(settings, generation)
+
+
 def _settings_context(
-    settings: Settings, in_use: EmbeddingsInUse, catalog: DocumentCatalog
+    settings: Settings,
+    in_use: EmbeddingsInUse,
+    generation: GenerationInUse,
+    catalog: DocumentCatalog,
 ) -> dict[str, Any]:
     """The page's statistics come from the store's document points, the single source of truth."""
     stats = catalog.stats()
     return {
         "config": embeddings_config(settings, in_use, stats.dimension),
+        "generation": generation_config(settings, generation),
+        "check": None,
+        "generation_check": None,
         "engine": stats.engine,
         "collection": settings.collection,
         "documents": stats.documents,
@@ -137,10 +197,14 @@ def _settings_context(
 
 @pages.get("/settings", response_class=HTMLResponse)
 def settings_page(
-    request: Request, settings: SettingsDep, in_use: EmbeddingsInUseDep, catalog: CatalogDep
+    request: Request,
+    settings: SettingsDep,
+    in_use: EmbeddingsInUseDep,
+    generation: GenerationDep,
+    catalog: CatalogDep,
 ) -> HTMLResponse:
-    context = _settings_context(settings, in_use, catalog)
-    return templates.TemplateResponse(request, "settings.html", {**context, "check": None})
+    context = _settings_context(settings, in_use, generation, catalog)
+    return templates.TemplateResponse(request, "settings.html", context)
 
 
 @pages.post("/settings/check", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
@@ -148,9 +212,25 @@ def settings_check(
     request: Request,
     settings: SettingsDep,
     in_use: EmbeddingsInUseDep,
+    generation: GenerationDep,
     catalog: CatalogDep,
     embedder: EmbedderDep,
 ) -> HTMLResponse:
-    report = check_connection(embedder, settings.embeddings())
-    context = _settings_context(settings, in_use, catalog)
-    return templates.TemplateResponse(request, "settings.html", {**context, "check": report})
+    context = _settings_context(settings, in_use, generation, catalog)
+    context["check"] = check_connection(embedder, settings.embeddings())
+    return templates.TemplateResponse(request, "settings.html", context)
+
+
+@pages.post(
+    "/settings/generation-check", response_class=HTMLResponse, dependencies=[Depends(require_csrf)]
+)
+def settings_generation_check(
+    request: Request,
+    settings: SettingsDep,
+    in_use: EmbeddingsInUseDep,
+    generation: GenerationDep,
+    catalog: CatalogDep,
+) -> HTMLResponse:
+    context = _settings_context(settings, in_use, generation, catalog)
+    context["generation_check"] = _check_generation(settings, generation)
+    return templates.TemplateResponse(request, "settings.html", context)
