@@ -27,6 +27,7 @@ from search.clustering import LEVELS
 from search.file_types import SUPPORTED_EXTENSIONS
 from search.results import DocumentList
 from search.store import compact
+from web.cli_ask import ask
 from web.cli_generation import generation_app
 from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit
 from web.cli_search import search
@@ -40,6 +41,7 @@ app = typer.Typer(help="Semantic search over your documents.", no_args_is_help=T
 embeddings_app = typer.Typer(help="The embeddings node.", no_args_is_help=True)
 app.add_typer(embeddings_app, name="embeddings")
 app.add_typer(generation_app, name="generation")
+app.command()(ask)
 out = Console()
 err = Console(stderr=True)
 

@@ -1,0 +1,197 @@
+"""Answering a question from the collection: the part the API and the CLI share.
+
+``sources_for`` runs the product's own search (grouped) and turns its hits into numbered
+``generation.answer.Source`` values within the context budget; ``answer_whole`` and
+``answer_stream`` ask the model and check its citations (``generation.answer``), the first for
+one JSON answer, the second emitting ``sources``, ``delta``, ``done`` or ``error`` events as
+they come. With no source the model is not called.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from embeddings.batching import estimate_tokens
+from generation.answer import (
+    NO_SOURCES_ANSWER,
+    Citations,
+    Source,
+    check_citations,
+    messages,
+    within_budget,
+)
+from generation.client import ChatClient
+from generation.errors import GenerationConfigError, GenerationError, GenerationOffError
+from generation.wire import Delta, Finished
+from search.query import SearchService
+from search.request import SearchRequest
+from search.results import SearchResponse
+from web.errors import domain_error_status, error_body
+from web.event_stream import Emit
+from web.services import GenerationInUse
+
+log = logging.getLogger("semsearch")
+
+#: Passages beyond each document's best one that may be given to the model.
+MORE_PER_DOCUMENT = 2
+
+
+class SourceOut(BaseModel):
+    n: int
+    doc_id: str
+    filename: str
+    title: str
+    page: int | None
+    point_id: str
+    text: str
+    url: str = Field(description="The original, opened at the page")
+
+
+class AnswerResponse(BaseModel):
+    status: Literal["answered", "no_sources"]
+    answer: str
+    citations: list[int]
+    sources: list[SourceOut]
+    model: str | None
+    timings: dict[str, float]
+    usage: dict[str, int | None] = Field(default_factory=dict)
+
+
+def chat_client(generation: GenerationInUse) -> ChatClient:
+    """The configured client, or the error that says why answers cannot run."""
+    if generation.client is not None:
+        return generation.client
+    if generation.error:
+        raise GenerationConfigError(generation.error, setting="GENERATION_PROVIDER")
+    raise GenerationOffError(generation.reason, setting="GENERATION_PROVIDER")
+
+
+def sources_for(search: SearchService, request: SearchRequest, budget: int) -> list[Source]:
+    """The numbered sources of ``request`` (searched grouped), within ``budget`` tokens."""
+    return within_budget(sources_of(search.search(request)), budget, estimate_tokens)
+
+
+def sources_of(found: SearchResponse) -> list[Source]:
+    """Each document's best passage in rank order, then up to ``MORE_PER_DOCUMENT`` more of
+    each: trimmed from the end, the extra passages go before any document's best one."""
+    best: list[Source] = []
+    more: list[Source] = []
+    for hit in found.results:
+        best.append(_source(hit.doc_id, hit.filename, hit.title, hit.page, hit.point_id, hit.text))
+        more.extend(
+            _source(hit.doc_id, hit.filename, hit.title, p.page, p.point_id, p.text)
+            for p in hit.more[:MORE_PER_DOCUMENT]
+        )
+    return best + more
+
+
+def answer_whole(
+    client: ChatClient, question: str, sources: list[Source], timings: dict[str, float]
+) -> AnswerResponse:
+    if not sources:
+        return AnswerResponse(
+            status="no_sources",
+            answer=NO_SOURCES_ANSWER,
+            citations=[],
+            sources=[],
+            model=None,
+            timings=timings,
+        )
+    started = time.perf_counter()
+    completion = client.complete(messages(question, sources))
+    text, cited = check_citations(completion.text, len(sources))
+    timings["generation_ms"] = ms_since(started)
+    usage = completion.finished.usage
+    return AnswerResponse(
+        status="answered",
+        answer=text,
+        citations=cited,
+        sources=[_out(s) for s in sources],
+        model=completion.finished.model or client.model,
+        timings=timings,
+        usage={"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+    )
+
+
+def answer_stream(
+    client: ChatClient,
+    question: str,
+    sources: list[Source],
+    timings: dict[str, float],
+    emit: Emit,
+    stopped: Callable[[], bool],
+) -> None:
+    emit("sources", {"sources": [_out(s).model_dump() for s in sources]})
+    if not sources:
+        emit("delta", {"text": NO_SOURCES_ANSWER})
+        emit("done", {"status": "no_sources", "citations": [], "model": None, "usage": {}})
+        return
+    started = time.perf_counter()
+    citations = Citations(len(sources))
+    finished = Finished()
+    try:
+        with client.stream(messages(question, sources)) as pieces:
+            for piece in pieces:
+                if stopped():
+                    return  # the client went away: leaving the block closes the upstream
+                if isinstance(piece, Finished):
+                    finished = piece
+                    break
+                if "first_token_ms" not in timings:
+                    timings["first_token_ms"] = ms_since(started)
+                shown = citations.feed(piece.text) if isinstance(piece, Delta) else ""
+                if shown:
+                    emit("delta", {"text": shown})
+    except GenerationError as error:
+        emit("error", _error_data(error))
+        return
+    rest = citations.finish()
+    if rest:
+        emit("delta", {"text": rest})
+    timings["generation_ms"] = ms_since(started)
+    emit(
+        "done",
+        {
+            "status": "answered",
+            "citations": citations.cited,
+            "model": finished.model or client.model,
+            "usage": {
+                "prompt_tokens": finished.usage.prompt_tokens,
+                "completion_tokens": finished.usage.completion_tokens,
+            },
+            "timings": timings,
+        },
+    )
+
+
+def _error_data(error: Exception) -> dict[str, Any]:
+    status, code = domain_error_status(error)
+    message = getattr(error, "message", "") or "the answer failed"
+    return error_body(status, code, message)
+
+
+def _source(doc_id: str, filename: str, title: str, page: int, point_id: str, text: str) -> Source:
+    return Source(0, doc_id, filename, title, page or None, point_id, text)
+
+
+def _out(source: Source) -> SourceOut:
+    anchor = f"#page={source.page}" if source.page else ""
+    return SourceOut(
+        n=source.n,
+        doc_id=source.doc_id,
+        filename=source.filename,
+        title=source.title,
+        page=source.page,
+        point_id=source.point_id,
+        text=source.text,
+        url=f"/api/documents/{source.doc_id}/file{anchor}",
+    )
+
+
+def ms_since(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)
