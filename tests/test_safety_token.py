@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from tests.apphelpers import ingest, wait_for_job
+from tests.fake_chat import FakeChat
 from tests.fake_hf import FakeHuggingFace
 from tests.processes import SEMSEARCH, ServerProcess, child_env
 from web.app import create_app
@@ -45,6 +46,13 @@ def assert_no_token(where: str, text: str) -> None:
 @pytest.fixture
 def hf() -> Iterator[FakeHuggingFace]:
     with FakeHuggingFace(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def chat() -> Iterator[FakeChat]:
+    """The chat model answers come from, answering to the same token."""
+    with FakeChat(token=TOKEN) as server:
         yield server
 
 
@@ -76,11 +84,15 @@ QUERIES = {
 
 
 def test_the_token_reaches_no_response_and_no_log_line(
-    tmp_path: Path, hf: FakeHuggingFace, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, hf: FakeHuggingFace, chat: FakeChat, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger: semsearch, httpx, httpcore, uvicorn
-    settings = Settings(**remote_settings(tmp_path / "data", hf))  # type: ignore[arg-type]
-    assert_no_token("the settings' repr", repr(settings) + repr(settings.embeddings()))
+    answers = {"GENERATION_MODEL": "leak/chat-model", "HF_ROUTER_URL": chat.url}
+    settings = Settings(**remote_settings(tmp_path / "data", hf), **answers)  # type: ignore[arg-type]
+    assert_no_token(
+        "the settings' repr",
+        repr(settings) + repr(settings.embeddings()) + repr(settings.generation()),
+    )
     seen: list[tuple[str, httpx.Response]] = []
     with TestClient(create_app(settings)) as client:
 
@@ -102,6 +114,21 @@ def test_the_token_reaches_no_response_and_no_log_line(
             assert response.status_code < 500, (path, response.text)
         call("POST", "/api/search", json={"q": "zebras"})
         assert call("POST", "/api/embeddings/check").json()["ok"] is True
+        assert call("POST", "/api/generation/check").json()["ok"] is True
+        assert call("POST", "/api/answer", json={"q": "zebras"}).json()["status"] == "answered"
+        streamed = {"q": "zebras", "stream": True}
+        assert "event: done" in call("POST", "/api/answer", json=streamed).text
+
+        # The chat model's error paths, each echoing the token back.
+        chat.fail_next(401, ECHO)
+        assert call("POST", "/api/answer", json={"q": "zebras"}).status_code == 502
+        chat.fail_next(403, ECHO)
+        assert "event: error" in call("POST", "/api/answer", json=streamed).text
+        for _ in range(5):  # every attempt of the default policy: the retries run out
+            chat.fail_next(500, ECHO)
+        assert call("POST", "/api/generation/check").json()["ok"] is False
+        chat.fail_next(402, ECHO)
+        assert "Connection failed" in call("POST", "/settings/generation-check").text
 
         # The error paths, each answered by a server that echoes the token back.
         hf.fail_next(401, ECHO)
@@ -136,8 +163,11 @@ def test_the_token_reaches_no_response_and_no_log_line(
         assert_no_token(f"a log line of {record.name}", record.getMessage())
         assert_no_token(f"a logged error of {record.name}", str(record.exc_text or ""))
     assert_no_token("the captured log", caplog.text)
-    # The fake really was sent the token: it is there to be leaked.
+    # The fakes really were sent the token: it is there to be leaked.
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in hf.requests)
+    assert chat.requests and all(
+        r.headers["authorization"] == f"Bearer {TOKEN}" for r in chat.requests
+    )
 
 
 def test_the_token_reaches_no_output_of_serve_or_embeddings_check(
