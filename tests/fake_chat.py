@@ -25,9 +25,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import LoopbackServer
 
 ERRORS: dict[int, object] = {
     400: {"error": {"message": "Bad request", "type": "invalid_request_error"}},
@@ -77,7 +78,7 @@ class _Scripted:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeChat:
+class FakeChat(LoopbackServer):
     """``with FakeChat(token=...) as chat:``, then point the node at ``chat.url`` (the router's
     base, for ``HF_ROUTER_URL``) or at ``chat.v1`` (an endpoint's base, for
     ``GENERATION_ENDPOINT``)."""
@@ -101,39 +102,11 @@ class FakeChat:
         self._scripted: deque[_Scripted] = deque()
         self._trouble: deque[tuple[int, str]] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__(name="fake-chat")
 
     @property
     def v1(self) -> str:
         return f"{self.url}/v1"
-
-    def __enter__(self) -> FakeChat:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="fake-chat",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     def fail_next(
         self, status: int, body: object = None, headers: dict[str, str] | None = None

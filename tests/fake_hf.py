@@ -51,8 +51,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.fake_hf_wire import (
@@ -63,6 +62,7 @@ from tests.fake_hf_wire import (
     SCALED_TO_ZERO_TEXT,
     RecordedRequest,
 )
+from tests.loopback import LoopbackServer
 
 _HF_ROUTE = re.compile(r"^/hf-inference/models/(?P<model>.+)/pipeline/feature-extraction/?$")
 
@@ -74,7 +74,7 @@ class _Scripted:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeHuggingFace:
+class FakeHuggingFace(LoopbackServer):
     """The fake server; a context manager that starts and stops it.
 
     ``token``: when given, requests must carry ``Authorization: Bearer <token>`` or get 401.
@@ -122,50 +122,12 @@ class FakeHuggingFace:
         self._scripted: deque[_Scripted] = deque()
         self._lock = threading.Lock()
         self._counter = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle --------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The server root, e.g. ``http://127.0.0.1:PORT`` (TEI: ``{url}/embed``)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__(name="fake-hf")
 
     @property
     def base_url(self) -> str:
         """What ``HF_INFERENCE_BASE_URL`` should be set to: ``{url}/hf-inference``."""
         return f"{self.url}/hf-inference"
-
-    def start(self) -> FakeHuggingFace:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.02},  # so that stop() returns promptly
-                name="fake-hf",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeHuggingFace:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- scripting --------------------------------------------------------------------------
 
