@@ -20,9 +20,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import httpx
@@ -51,6 +51,7 @@ from inference.redact import redact_url, redact_urls_in
 from inference.retry import RetryPolicy
 
 log = logging.getLogger("generation.client")
+T = TypeVar("T")
 
 #: What an endpoint is asked for when GENERATION_MODEL is blank: TGI's own name for its one
 #: model, which llama.cpp's server ignores; vLLM and Ollama need the real name.
@@ -236,7 +237,7 @@ class ChatClient:
 
     # -- the rest ----------------------------------------------------------------------------
 
-    def _with_retries(self, once: Any) -> Any:
+    def _with_retries(self, once: Callable[[], T]) -> T:
         try:
             return with_retries(
                 once,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -71,8 +72,10 @@ def chat_client(generation: GenerationInUse) -> ChatClient:
     raise GenerationOffError(generation.reason, setting="GENERATION_PROVIDER")
 
 
-def sources_for(search: SearchService, request: SearchRequest, budget: int) -> list[Source]:
-    """The numbered sources of ``request`` (searched grouped), within ``budget`` tokens."""
+def sources_for(search: SearchService, request: SearchRequest, client: ChatClient) -> list[Source]:
+    """The numbered sources of ``request`` (searched grouped), within the client's
+    ``GENERATION_CONTEXT_TOKENS``."""
+    budget = client.settings.context_tokens
     return within_budget(sources_of(search.search(request)), budget, estimate_tokens)
 
 
@@ -181,16 +184,7 @@ def _source(doc_id: str, filename: str, title: str, page: int, point_id: str, te
 
 def _out(source: Source) -> SourceOut:
     anchor = f"#page={source.page}" if source.page else ""
-    return SourceOut(
-        n=source.n,
-        doc_id=source.doc_id,
-        filename=source.filename,
-        title=source.title,
-        page=source.page,
-        point_id=source.point_id,
-        text=source.text,
-        url=f"/api/documents/{source.doc_id}/file{anchor}",
-    )
+    return SourceOut(**asdict(source), url=f"/api/documents/{source.doc_id}/file{anchor}")
 
 
 def ms_since(since: float) -> float:

@@ -53,12 +53,11 @@ def ask(
     request = SearchRequest(
         question, mode=search_mode, k=k, group=True, filters=filters, score_threshold=min_score
     )
-    settings = Settings()
     try:
-        with open_services(settings) as services:
+        with open_services(Settings()) as services:
             client = chat_client(services.generation)
             started = time.perf_counter()
-            sources = sources_for(services.search, request, settings.generation().context_tokens)
+            sources = sources_for(services.search, request, client)
             timings = {"retrieval_ms": ms_since(started)}
             if as_json:
                 result = answer_whole(client, question, sources, timings)

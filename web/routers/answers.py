@@ -32,7 +32,7 @@ from web.answering import (
     ms_since,
     sources_for,
 )
-from web.deps import GenerationDep, SearchDep, SettingsDep, require_api_key
+from web.deps import GenerationDep, SearchDep, require_api_key
 from web.errors import error_body
 from web.event_stream import sse, stream_events
 from web.routers.search import MAX_QUERY_PARAM_CHARS, SearchBody
@@ -65,14 +65,11 @@ def answer(
     body: AnswerBody,
     search: SearchDep,
     generation: GenerationDep,
-    settings: SettingsDep,
 ) -> Response:
     started = time.perf_counter()
     client = chat_client(generation)
     asked = body.model_copy(update={"group": True, "offset": 0, "score_threshold": body.min_score})
-    sources = sources_for(
-        search, asked.to_request(body.metadata), settings.generation().context_tokens
-    )
+    sources = sources_for(search, asked.to_request(body.metadata), client)
     timings = {"retrieval_ms": ms_since(started)}
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if wants_stream:
