@@ -35,9 +35,21 @@ def test_the_app_settings_build_the_node_settings(tmp_path: Path) -> None:
         GENERATION_ENDPOINT="http://127.0.0.1:8080/v1/",
         HF_ROUTER_URL="http://router.test/",
         GENERATION_CONTEXT_TOKENS=1500,
+        GENERATION_CONNECT_TIMEOUT_S=3,
+        GENERATION_READ_TIMEOUT_S=20,
+        GENERATION_FIRST_TOKEN_TIMEOUT_S=600,
+        GENERATION_TOTAL_TIMEOUT_S=900,
     ).generation()
     assert (own.token.get_secret_value(), own.token_setting) == (OWN, "GENERATION_TOKEN")
     assert (own.router_url, own.context_tokens) == ("http://router.test", 1500)
+    timeouts = (
+        own.connect_timeout_s,
+        own.read_timeout_s,
+        own.first_token_timeout_s,
+        own.total_timeout_s,
+    )
+    assert timeouts == (3, 20, 600, 900)
+    assert (configured.read_timeout_s, configured.first_token_timeout_s) == (60, 120)
 
 
 @pytest.fixture

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     generation_max_tokens: int = Field(512, alias="GENERATION_MAX_TOKENS", ge=1, le=32768)
     generation_temperature: float = Field(0.2, alias="GENERATION_TEMPERATURE", ge=0, le=2)
     generation_context_tokens: int = Field(3000, alias="GENERATION_CONTEXT_TOKENS", ge=100)
+    # Seconds: to connect; of silence between two pieces; to the first token (retries
+    # included); for a whole answer.
+    generation_connect_timeout_s: float = Field(10.0, alias="GENERATION_CONNECT_TIMEOUT_S", gt=0)
+    generation_read_timeout_s: float = Field(60.0, alias="GENERATION_READ_TIMEOUT_S", gt=0)
+    generation_first_token_timeout_s: float = Field(
+        120.0, alias="GENERATION_FIRST_TOKEN_TIMEOUT_S", gt=0
+    )
+    generation_total_timeout_s: float = Field(300.0, alias="GENERATION_TOTAL_TIMEOUT_S", gt=0)
 
     @property
     def allowed_host_names(self) -> list[str]:
@@ -135,6 +143,10 @@ class Settings(BaseSettings):
             max_tokens=self.generation_max_tokens,
             temperature=self.generation_temperature,
             context_tokens=self.generation_context_tokens,
+            connect_timeout_s=self.generation_connect_timeout_s,
+            read_timeout_s=self.generation_read_timeout_s,
+            first_token_timeout_s=self.generation_first_token_timeout_s,
+            total_timeout_s=self.generation_total_timeout_s,
         )
 
     def chunking(self) -> ChunkingSettings:
