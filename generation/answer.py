@@ -132,6 +132,22 @@ def check_citations(text: str, source_count: int) -> tuple[str, list[int]]:
     return checked, citations.cited
 
 
+def cited_parts(text: str) -> list[str | int]:
+    """``text`` split at its citations, for a page that links each one: the strings between
+    them, and each cited source's number (a list ``[1, 4]`` gives ``1`` and ``4``). The page
+    inserts the strings as text, never as markup (``web/templates/answer.html``)."""
+    parts: list[str | int] = []
+    start = 0
+    for match in _CITATION.finditer(text):
+        if match.start() > start:
+            parts.append(text[start : match.start()])
+        parts.extend(int(n) for n in match.group(1).split(","))
+        start = match.end()
+    if start < len(text):
+        parts.append(text[start:])
+    return parts
+
+
 def _cut(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
     """The longest prefix of whole words of ``text`` within ``budget`` tokens."""
     words = text.split(" ")

@@ -14,21 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from embeddings.base import EmbeddingProvider
-from ingest.models import SourceFile
-from search.labels import Labels
+from tests.answer_support import HARBOUR, MODEL, QUESTION, TOKEN, answering_client
 from tests.fake_chat import FakeChat
 from web.app import create_app
-from web.services import open_services
 from web.settings import Settings
-
-TOKEN = "hf_answerTOKEN0123456789"
-MODEL = "meta-llama/Llama-3.1-8B-Instruct:cheapest"
-HARBOUR = (
-    "The northern harbour closed on 3 March for the winter storms. Ships were sent south to "
-    "the deep-water port until the ice broke up in April."
-)
-WHEAT = "Wheat exports rose by a tenth this year, after the drought in the plains ended."
-QUESTION = "When did the northern harbour close?"
 
 
 @pytest.fixture
@@ -41,20 +30,7 @@ def chat() -> Iterator[FakeChat]:
 def client(
     tmp_path: Path, local_provider: EmbeddingProvider, chat: FakeChat
 ) -> Iterator[TestClient]:
-    settings = Settings(
-        SEMSEARCH_DATA_DIR=tmp_path / "data",
-        EMBEDDINGS_CACHE="off",
-        HF_TOKEN=TOKEN,
-        GENERATION_MODEL=MODEL,
-        HF_ROUTER_URL=chat.url,
-    )
-    with open_services(settings, embedder=local_provider) as services:
-        files = [
-            SourceFile("harbour.txt", HARBOUR.encode(), Labels(tags=("ports",))),
-            SourceFile("wheat.txt", WHEAT.encode()),
-        ]
-        assert [o.status for o in services.pipeline.ingest_many(files)] == ["done", "done"]
-    with TestClient(create_app(settings, embedder=local_provider)) as test_client:
+    with answering_client(tmp_path / "data", local_provider, chat) as test_client:
         yield test_client
 
 

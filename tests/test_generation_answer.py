@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from generation.answer import Citations, Source, check_citations, messages, within_budget
+from generation.answer import (
+    Citations,
+    Source,
+    check_citations,
+    cited_parts,
+    messages,
+    within_budget,
+)
 
 
 def _source(n: int, text: str, page: int | None = 1) -> Source:
@@ -58,3 +65,10 @@ def test_a_citation_split_across_pieces_is_judged_whole() -> None:
     assert shown[0] == "It rose "  # "[" held back until it is judged
     assert citations.cited == [3]
     assert citations.removed == 1
+
+
+def test_a_page_gets_the_text_split_at_its_citations() -> None:
+    assert cited_parts("Closed [1]. <b>x</b> [2, 3]") == ["Closed ", 1, ". <b>x</b> ", 2, 3]
+    assert cited_parts("[4]") == [4]
+    assert cited_parts("no citation [x]") == ["no citation [x]"]
+    assert cited_parts("") == []

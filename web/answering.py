@@ -4,7 +4,8 @@
 ``generation.answer.Source`` values within the context budget; ``answer_whole`` and
 ``answer_stream`` ask the model and check its citations (``generation.answer``), the first for
 one JSON answer, the second emitting ``sources``, ``delta``, ``done`` or ``error`` events as
-they come. With no source the model is not called.
+they come. With no source the model is not called. ``answer_for_page`` is the whole answer the
+search page renders without JavaScript (``/?q=…&ask=1``), or the reason there is none.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -23,6 +24,7 @@ from generation.answer import (
     Citations,
     Source,
     check_citations,
+    cited_parts,
     messages,
     within_budget,
 )
@@ -40,6 +42,8 @@ log = logging.getLogger("semsearch")
 
 #: Passages beyond each document's best one that may be given to the model.
 MORE_PER_DOCUMENT = 2
+#: How many documents an answer takes its sources from, unless the request says.
+SOURCE_DOCUMENTS = 5
 
 
 class SourceOut(BaseModel):
@@ -170,6 +174,35 @@ def answer_stream(
             "timings": timings,
         },
     )
+
+
+@dataclass(frozen=True)
+class PageAnswer:
+    """What the search page shows above its results when asked: the answer and its text split
+    at the citations (``generation.answer.cited_parts``), or the message of why there is none
+    and the status that says whose fault it is."""
+
+    result: AnswerResponse | None = None
+    parts: list[str | int] = field(default_factory=list)
+    error: str = ""
+    status: int = 200
+
+
+def answer_for_page(
+    search: SearchService, generation: GenerationInUse, request: SearchRequest
+) -> PageAnswer:
+    """The whole answer to ``request.query`` from the documents ``request`` finds (its filters,
+    grouped, from the first page). Errors of the search itself are the page's, as for a plain
+    search; those of the model are shown in the answer's place."""
+    started = time.perf_counter()
+    try:
+        client = chat_client(generation)
+        sources = sources_for(search, request, client)
+        timings = {"retrieval_ms": ms_since(started)}
+        result = answer_whole(client, request.query, sources, timings)
+    except GenerationError as error:
+        return PageAnswer(error=error.message, status=domain_error_status(error)[0])
+    return PageAnswer(result, cited_parts(result.answer))
 
 
 def _error_data(error: Exception) -> dict[str, Any]:

@@ -22,9 +22,10 @@ import time
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from web.answering import (
+    SOURCE_DOCUMENTS,
     AnswerResponse,
     answer_stream,
     answer_whole,
@@ -35,7 +36,13 @@ from web.answering import (
 from web.deps import GenerationDep, SearchDep, require_api_key
 from web.errors import error_body
 from web.event_stream import sse, stream_events
-from web.routers.search import MAX_QUERY_PARAM_CHARS, SearchBody
+from web.routers.search import (
+    MAX_FILTER_VALUES,
+    MAX_QUERY_PARAM_CHARS,
+    MetaPair,
+    SearchBody,
+    drop_blank_pairs,
+)
 
 log = logging.getLogger("semsearch")
 
@@ -48,11 +55,21 @@ class AnswerBody(SearchBody):
     q: str = Field(
         min_length=1, max_length=MAX_QUERY_PARAM_CHARS, description="The question (required)"
     )
-    k: int = Field(5, ge=1, le=20, description="How many documents to take sources from")
+    k: int = Field(
+        SOURCE_DOCUMENTS, ge=1, le=20, description="How many documents to take sources from"
+    )
+    meta: list[MetaPair] = Field(
+        default_factory=list,
+        max_length=MAX_FILTER_VALUES,
+        description="Metadata filters as `key=value` entries (as `GET /api/search` takes them), "
+        "with those of `metadata`: ALL must match",
+    )
     min_score: float | None = Field(
         None, description="A relevance floor on the mode's scale: passages under it are no source"
     )
     stream: bool = Field(False, description="Server-Sent Events instead of one JSON answer")
+
+    _drop_blank_pairs = field_validator("meta")(drop_blank_pairs)
 
 
 @api.post(
@@ -69,7 +86,7 @@ def answer(
     started = time.perf_counter()
     client = chat_client(generation)
     asked = body.model_copy(update={"group": True, "offset": 0, "score_threshold": body.min_score})
-    sources = sources_for(search, asked.to_request(body.metadata), client)
+    sources = sources_for(search, asked.to_request(body.metadata, body.meta), client)
     timings = {"retrieval_ms": ms_since(started)}
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if wants_stream:

@@ -12,6 +12,7 @@ grouped, passages when not); ``score_threshold`` is on the mode's scale (``searc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
@@ -26,7 +27,8 @@ from search.file_types import file_type_mimes
 from search.request import MAX_OFFSET, SearchFilters, SearchRequest
 from search.results import SearchResponse
 from search.store import SearchMode
-from web.deps import CatalogDep, SearchDep, require_api_key
+from web.answering import SOURCE_DOCUMENTS, answer_for_page
+from web.deps import CatalogDep, GenerationDep, SearchDep, require_api_key
 from web.templating import templates
 
 api = APIRouter(prefix="/api", tags=["search"], dependencies=[Depends(require_api_key)])
@@ -133,6 +135,11 @@ class SearchParams(BaseModel):
         )
 
 
+def drop_blank_pairs(cls: type, value: list[str]) -> list[str]:
+    """The `/` form always sends one metadata box, usually empty."""
+    return [pair for pair in value if pair.strip()]
+
+
 class SearchQuery(SearchParams):
     """`GET /api/search`: repeat `tags=` and `meta=` for several."""
 
@@ -142,11 +149,7 @@ class SearchQuery(SearchParams):
         description="A metadata filter `key=value`, repeatable: ALL must match, exactly",
     )
 
-    @field_validator("meta")
-    @classmethod
-    def _drop_blank_pairs(cls, value: list[str]) -> list[str]:
-        """The `/` form always sends one metadata box, usually empty."""
-        return [pair for pair in value if pair.strip()]
+    _drop_blank_pairs = field_validator("meta")(drop_blank_pairs)
 
 
 class SearchBody(SearchParams):
@@ -198,31 +201,38 @@ def search_page(
     request: Request,
     search: SearchDep,
     catalog: CatalogDep,
+    generation: GenerationDep,
     params: Annotated[SearchQuery, Query()],
+    ask: Annotated[bool, Query(description="Also answer the query from the documents")] = False,
 ) -> HTMLResponse:
     """The tag filter is one comma-separated box; it stays in the URL (``tags=``) like ``q``.
-    Bad filters are shown on the page, above the form that holds them."""
-    response, error, chosen_types = None, None, list(params.file_type)
+    Bad filters are shown on the page, above the form that holds them. With ``ask=1`` (the
+    "Ask" button without JavaScript) the whole answer is rendered above the results; the
+    page's script streams it from ``/api/answer`` instead (``static/answer.js``)."""
+    response, error, chosen_types, answer = None, None, list(params.file_type), None
     try:
         search_request = params.to_request({}, params.meta)
         chosen_types = list(search_request.filters.mimes)
         if params.q.strip():
             response = search.search(search_request)
+            if ask:
+                asked = replace(search_request, k=SOURCE_DOCUMENTS, offset=0, group=True)
+                answer = answer_for_page(search, generation, asked)
     except (InvalidLabelsError, InvalidFilterError) as problem:
         error = problem.message
     context: dict[str, object] = {
         "params": params,
         "response": response,
         "error": error,
+        "answer": answer,
         "page": "search",
         "pages": _page_links(params, len(response.results)) if response else {},
         "file_types": FILE_TYPE_CHOICES,
         "chosen_types": chosen_types,
         "indexed": None if response else catalog.count_documents(),
     }
-    return templates.TemplateResponse(
-        request, "search.html", context, status_code=422 if error else 200
-    )
+    status = 422 if error else answer.status if answer else 200
+    return templates.TemplateResponse(request, "search.html", context, status_code=status)
 
 
 def _page_links(params: SearchQuery, shown: int) -> dict[str, str]:
