@@ -65,7 +65,10 @@ class AnswerBody(SearchBody):
         "with those of `metadata`: ALL must match",
     )
     min_score: float | None = Field(
-        None, description="A relevance floor on the mode's scale: passages under it are no source"
+        None,
+        description="A relevance floor on the mode's scale: passages under it are no source. "
+        "None by default: measured, no floor stops off-topic questions without turning "
+        "answerable ones away (docs/benchmarks.md)",
     )
     stream: bool = Field(False, description="Server-Sent Events instead of one JSON answer")
 
