@@ -250,3 +250,16 @@ def test_a_failing_model_is_said_in_the_panel_with_its_status(
     assert 'class="meta status-line error"' in panel and "credits" in panel
     assert TOKEN not in response.text
     assert response.text.count('<li class="hit">') == 2  # the search itself still shows
+
+
+def test_a_link_from_another_site_does_not_spend_a_call(client: TestClient, chat: FakeChat) -> None:
+    chat.reply = "It closed on 3 March [1]."
+    url = "/?" + urlencode({"q": QUESTION, "ask": 1})
+    response = client.get(url, headers={"Sec-Fetch-Site": "cross-site", "Accept": "text/html"})
+    assert response.status_code == 200
+    assert "press Ask to get one" in _panel(response.text)
+    assert response.text.count('<li class="hit">') == 2
+    assert chat.requests == []
+    own = client.get(url, headers={"Sec-Fetch-Site": "same-origin", "Accept": "text/html"})
+    assert '3 March <a class="cite" href="#answer-source-1">[1]</a>.' in _panel(own.text)
+    assert len(chat.requests) == 1

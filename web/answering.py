@@ -180,12 +180,13 @@ def answer_stream(
 class PageAnswer:
     """What the search page shows above its results when asked: the answer and its text split
     at the citations (``generation.answer.cited_parts``), or the message of why there is none
-    and the status that says whose fault it is."""
+    and the status that says whose fault it is, or a ``notice`` in place of an answer."""
 
     result: AnswerResponse | None = None
     parts: list[str | int] = field(default_factory=list)
     error: str = ""
     status: int = 200
+    notice: str = ""
 
 
 def answer_for_page(

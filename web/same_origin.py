@@ -90,6 +90,15 @@ class SameOriginGuard:
         await self.app(scope, receive, send)
 
 
+def navigated_from_another_site(headers: Headers) -> bool:
+    """A browser's navigation that another site started (a link or a redirect there): a GET
+    the guard lets through, but that should not spend anything on the user's behalf (the search
+    page's ``ask=1`` calls a paid model). Only ``Sec-Fetch-Site`` can tell: a navigation sends
+    no ``Origin``."""
+    site = headers.get("sec-fetch-site")
+    return site is not None and site.lower() not in OWN_FETCH_SITES
+
+
 def _from_another_origin(scope: Scope, headers: Headers, host: str) -> bool:
     site = headers.get("sec-fetch-site")
     if site is not None:

@@ -22,7 +22,7 @@ import time
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from web.answering import (
     SOURCE_DOCUMENTS,
@@ -36,33 +36,22 @@ from web.answering import (
 from web.deps import GenerationDep, SearchDep, require_api_key
 from web.errors import error_body
 from web.event_stream import sse, stream_events
-from web.routers.search import (
-    MAX_FILTER_VALUES,
-    MAX_QUERY_PARAM_CHARS,
-    MetaPair,
-    SearchBody,
-    drop_blank_pairs,
-)
+from web.routers.search import MAX_QUERY_PARAM_CHARS, MetaEntries, SearchBody
 
 log = logging.getLogger("semsearch")
 
 api = APIRouter(prefix="/api", tags=["answers"], dependencies=[Depends(require_api_key)])
 
 
-class AnswerBody(SearchBody):
-    """The question and the search that finds its sources (the fields of `POST /api/search`)."""
+class AnswerBody(MetaEntries, SearchBody):
+    """The question and the search that finds its sources: the fields of `POST /api/search`,
+    and `meta` entries as `GET /api/search` takes them (ANDed with `metadata`)."""
 
     q: str = Field(
         min_length=1, max_length=MAX_QUERY_PARAM_CHARS, description="The question (required)"
     )
     k: int = Field(
         SOURCE_DOCUMENTS, ge=1, le=20, description="How many documents to take sources from"
-    )
-    meta: list[MetaPair] = Field(
-        default_factory=list,
-        max_length=MAX_FILTER_VALUES,
-        description="Metadata filters as `key=value` entries (as `GET /api/search` takes them), "
-        "with those of `metadata`: ALL must match",
     )
     min_score: float | None = Field(
         None,
@@ -71,8 +60,6 @@ class AnswerBody(SearchBody):
         "answerable ones away (docs/benchmarks.md)",
     )
     stream: bool = Field(False, description="Server-Sent Events instead of one JSON answer")
-
-    _drop_blank_pairs = field_validator("meta")(drop_blank_pairs)
 
 
 @api.post(

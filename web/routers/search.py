@@ -27,8 +27,9 @@ from search.file_types import file_type_mimes
 from search.request import MAX_OFFSET, SearchFilters, SearchRequest
 from search.results import SearchResponse
 from search.store import SearchMode
-from web.answering import SOURCE_DOCUMENTS, answer_for_page
+from web.answering import SOURCE_DOCUMENTS, PageAnswer, answer_for_page
 from web.deps import CatalogDep, GenerationDep, SearchDep, require_api_key
+from web.same_origin import navigated_from_another_site
 from web.templating import templates
 
 api = APIRouter(prefix="/api", tags=["search"], dependencies=[Depends(require_api_key)])
@@ -49,6 +50,11 @@ FILE_TYPE_CHOICES = tuple(
         ("docx", "Word"),
         ("csv", "CSV"),
     )
+)
+#: Shown instead of an answer when a link from another site asked for one (``ask=1``).
+ASK_FROM_ELSEWHERE = (
+    "This link asks for an answer: press Ask to get one (a link from another site does not "
+    "call the model on your behalf)."
 )
 THRESHOLD_HELP = (
     "Drop hits scoring below this, on the mode's scale: dense cosine (-1..1), keyword BM25 "
@@ -135,13 +141,8 @@ class SearchParams(BaseModel):
         )
 
 
-def drop_blank_pairs(cls: type, value: list[str]) -> list[str]:
-    """The `/` form always sends one metadata box, usually empty."""
-    return [pair for pair in value if pair.strip()]
-
-
-class SearchQuery(SearchParams):
-    """`GET /api/search`: repeat `tags=` and `meta=` for several."""
+class MetaEntries(BaseModel):
+    """Metadata filters as `key=value` entries, the way a query string or a form sends them."""
 
     meta: list[MetaPair] = Field(
         default_factory=list,
@@ -149,7 +150,15 @@ class SearchQuery(SearchParams):
         description="A metadata filter `key=value`, repeatable: ALL must match, exactly",
     )
 
-    _drop_blank_pairs = field_validator("meta")(drop_blank_pairs)
+    @field_validator("meta")
+    @classmethod
+    def _drop_blank_pairs(cls, value: list[str]) -> list[str]:
+        """The `/` form always sends one metadata box, usually empty."""
+        return [pair for pair in value if pair.strip()]
+
+
+class SearchQuery(MetaEntries, SearchParams):
+    """`GET /api/search`: repeat `tags=` and `meta=` for several."""
 
 
 class SearchBody(SearchParams):
@@ -208,14 +217,18 @@ def search_page(
     """The tag filter is one comma-separated box; it stays in the URL (``tags=``) like ``q``.
     Bad filters are shown on the page, above the form that holds them. With ``ask=1`` (the
     "Ask" button without JavaScript) the whole answer is rendered above the results; the
-    page's script streams it from ``/api/answer`` instead (``static/answer.js``)."""
+    page's script streams it from ``/api/answer`` instead (``static/answer.js``). A link from
+    another site with ``ask=1`` gets the page and a note, not a model call on the user's
+    account."""
     response, error, chosen_types, answer = None, None, list(params.file_type), None
     try:
         search_request = params.to_request({}, params.meta)
         chosen_types = list(search_request.filters.mimes)
         if params.q.strip():
             response = search.search(search_request)
-            if ask:
+            if ask and navigated_from_another_site(request.headers):
+                answer = PageAnswer(notice=ASK_FROM_ELSEWHERE)
+            elif ask:
                 asked = replace(search_request, k=SOURCE_DOCUMENTS, offset=0, group=True)
                 answer = answer_for_page(search, generation, asked)
     except (InvalidLabelsError, InvalidFilterError) as problem:
