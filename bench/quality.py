@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import quality_questions
 from quality_refs import (
     BareModel,
     Bm25,
@@ -58,7 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--part", choices=("retrieval", "clustering", "all"), default="all")
+    parser.add_argument(
+        "--part", choices=("retrieval", "questions", "clustering", "all"), default="all"
+    )
     parser.add_argument("--corpus", action="append", help="only this corpus (repeatable)")
     parser.add_argument("--docs", type=int, help="documents indexed (default 3000; r8: all)")
     parser.add_argument("--queries", type=int, default=300)
@@ -83,6 +86,10 @@ def main() -> None:
         wanted = {n if n.endswith(".tab") else f"{n}.tab" for n in args.corpus}
         plan = {n: p for n, p in plan.items() if n in wanted}
         plan.update({n: {"retrieval", "clustering"} for n in wanted - plan.keys()})
+    if args.part in ("questions", "all"):
+        quality_questions.run()
+    if not plan:
+        return
     bare = BareModel(Path(args.reference_cache) if args.reference_cache else None)
     for name, parts in plan.items():
         run_corpus(read_corpus(name), parts, args, bare)
