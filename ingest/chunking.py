@@ -38,7 +38,9 @@ __all__ = [
     "Tokenizer",
     "WordPieceCounter",
     "chunk_document",
+    "embedding_text",
     "load_default_tokenizer",
+    "title_line",
 ]
 
 # all-MiniLM-L6-v2 reads 256 tokens; [CLS] and [SEP] take two of them.
@@ -76,6 +78,34 @@ class ChunkingSettings:
                 f"overlap_tokens must be at least 0 and less than chunk_tokens"
                 f" ({self.chunk_tokens}), got {self.overlap_tokens}"
             )
+
+
+def title_line(title: str, tokenizer: Tokenizer, budget: int) -> str:
+    """The document's title as it goes before each of its passages when they are embedded
+    (``embedding_text``): one line of whole words within ``budget`` tokens, so that title and
+    passage together still fit the model's window (``MAX_CHUNK_TOKENS`` less the chunk size;
+    nothing when chunks take the whole window)."""
+    words = title.split()
+    if budget <= 0 or not words:
+        return ""
+    counts = tokenizer.count(words)
+    kept, used = [], 0
+    for word, count in zip(words, counts, strict=True):
+        if used + count > budget:
+            break
+        kept.append(word)
+        used += count
+    return " ".join(kept)
+
+
+def embedding_text(title_line: str, text: str) -> str:
+    """What the model embeds for a passage: its document's title line, then its text.
+
+    A passage deep in a document rarely names what the document is about; the title gives
+    every passage its topic. Measured with the bundled model (docs/quality.md, "Passage
+    context"): dense retrieval gains on every benchmark. Only the vector sees the title: BM25,
+    snippets and the stored text are the passage alone."""
+    return f"{title_line}\n{text}" if title_line else text
 
 
 def chunk_document(

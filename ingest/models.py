@@ -116,6 +116,8 @@ class Chunked:
     file: CheckedFile
     document: Document
     chunks: tuple[Chunk, ...]
+    #: Put before each chunk's text when it is embedded (``ingest.chunking.embedding_text``).
+    title_line: str = ""
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from embeddings.base import Vector
 from embeddings.errors import STOPS_INGESTION, EmbeddingError
 from inference.errors import SemsearchError
+from ingest.chunking import embedding_text
 from ingest.errors import IngestError, IngestStoppedError, RejectedFileError, UnreadableFileError
 from ingest.models import (
     AlreadyIndexed,
@@ -203,7 +204,8 @@ class _Run:
             return
         self.waiting[index] = prepared
         self.vectors[index] = []
-        self.queue.extend((index, chunk.text) for chunk in prepared.chunks)
+        title = prepared.title_line
+        self.queue.extend((index, embedding_text(title, chunk.text)) for chunk in prepared.chunks)
 
     def take(self, size: int) -> list[tuple[int, str]]:
         return [self.queue.popleft() for _ in range(min(size, len(self.queue)))]

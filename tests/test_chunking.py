@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from ingest.chunking import MAX_CHUNK_TOKENS, ChunkingSettings, Tokenizer, chunk_document
+from ingest.chunking import (
+    MAX_CHUNK_TOKENS,
+    ChunkingSettings,
+    Tokenizer,
+    chunk_document,
+    embedding_text,
+    title_line,
+)
 from ingest.loaders import load_document
 from ingest.models import Chunk, Document, Section
 from ingest.words import SEPARATORS
@@ -251,3 +258,13 @@ def test_a_word_too_long_in_characters_is_cut_too(tokenizer: Tokenizer) -> None:
     assert "".join(piece.text for piece in pieces) == blob
     assert all(len(piece.text) <= 16 * 100 for piece in pieces)
     assert all(document.text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_the_title_line_fits_what_the_chunks_leave_of_the_window(tokenizer: Tokenizer) -> None:
+    title = "Trace-based Just-in-Time Type Specialization for Dynamic Languages"
+    assert title_line(f"  {title} \n", tokenizer, MAX_CHUNK_TOKENS - 200) == title
+    cut = title_line(title, tokenizer, 6)
+    assert title.startswith(cut) and 0 < tokenizer.count([cut])[0] <= 6
+    assert title_line(title, tokenizer, 0) == ""  # chunks of the whole window: no title
+    assert embedding_text("Notes", "The bank held rates.") == "Notes\nThe bank held rates."
+    assert embedding_text("", "The bank held rates.") == "The bank held rates."

@@ -185,3 +185,20 @@ def test_queued_upload_jobs_each_get_their_own_outcome(
     assert statuses[1][2] > 1
     assert statuses[3] == ("done", True, statuses[0][2])  # the same bytes again: already indexed
     assert infos[2] is not None and infos[2].error
+
+
+def test_passages_are_embedded_after_their_document_title(
+    tmp_path: Path, local_provider: object
+) -> None:
+    """The stored vector is the model's for "title line, then passage"; the stored text, and
+    what BM25 and snippets read, is the passage alone."""
+    assert isinstance(local_provider, EmbeddingProvider)
+    with services_at(tmp_path / "data", local_provider) as services:
+        (outcome,) = services.pipeline.ingest_many(sources([FILES[2]]))
+        (record,) = services.store.scroll({"kind": "chunk"}, with_vectors=True)
+    text = str(record.payload["text"])
+    assert outcome.title == "Notes" and not text.startswith("Notes\nNotes")
+    titled, bare = local_provider.embed_documents([f"Notes\n{text}", text])
+    stored = np.array(record.dense)
+    assert float(stored @ np.array(titled)) > 0.999
+    assert float(stored @ np.array(bare)) < 0.99
