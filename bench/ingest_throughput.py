@@ -3,9 +3,9 @@
 Ingests the first N documents of a labelled corpus (../shared/eval/corpora) through the
 product's own pipeline as `semsearch ingest` does (`IngestPipeline.ingest_many`: check → read
 in the isolated reader's worker process → chunk → embed in batches across files → store into
-Qdrant Edge), and embeds exactly the same chunk texts with the bare model
-(`SentenceTransformer.encode`, same batch size). A third arm times the product's own model
-calls alone (`LocalProvider.embed_documents` over the same texts in slices of the runner's
+Qdrant Edge), and embeds exactly the texts it embeds (each chunk after its document's title
+line) with the bare model (`SentenceTransformer.encode`, same batch size). A third arm times
+the product's own model calls alone (`LocalProvider.embed_documents` over the same texts in slices of the runner's
 size), so that pipeline / model calls says what the pipeline adds to its embedding, apart from
 how the product calls the model (slices; batches cut by length in tokens,
 `embeddings.length_batches`).
@@ -109,7 +109,13 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))  # tests.pipeline_support: the pipeline the tests build too
     from embeddings.factory import build_provider
     from embeddings.local import bundled_model_path
-    from ingest.chunking import chunk_document, load_default_tokenizer
+    from ingest.chunking import (
+        MAX_CHUNK_TOKENS,
+        chunk_document,
+        embedding_text,
+        load_default_tokenizer,
+        title_line,
+    )
     from ingest.loaders import load_document
     from ingest.models import SourceFile
     from ingest.pipeline import IngestPipeline
@@ -124,15 +130,18 @@ def main() -> None:
     model_dir = tempfile.TemporaryDirectory()
     base_settings = Settings(SEMSEARCH_DATA_DIR=model_dir.name)
     tokenizer = load_default_tokenizer()
-    # The chunks the pipeline embeds: each distinct file's, as ChunkStage cuts them.
+    # What the pipeline embeds: each distinct file's chunks as ChunkStage cuts them, each after
+    # its document's title line.
     distinct = {f.data: f for f in files}.values()
-    chunk_texts = [
-        chunk.text
-        for f in distinct
-        for chunk in chunk_document(
-            load_document(f.name, f.data), tokenizer, base_settings.chunking()
-        )
-    ]
+    chunking = base_settings.chunking()
+    chunk_texts = []
+    for f in distinct:
+        document = load_document(f.name, f.data)
+        title = title_line(document.title, tokenizer, MAX_CHUNK_TOKENS - chunking.chunk_tokens)
+        chunk_texts += [
+            embedding_text(title, chunk.text)
+            for chunk in chunk_document(document, tokenizer, chunking)
+        ]
     batch_size = base_settings.embeddings_batch_size
     embedder = build_provider(base_settings.embeddings())
     model = SentenceTransformer(str(bundled_model_path()), device="cpu")
