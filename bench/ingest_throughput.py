@@ -5,8 +5,8 @@ product's own pipeline as `semsearch ingest` does (`IngestPipeline.ingest_many`:
 in the isolated reader's worker process → chunk → embed in batches across files → store into
 Qdrant Edge), and embeds exactly the texts it embeds (each chunk after its document's title
 line) with the bare model (`SentenceTransformer.encode`, same batch size). A third arm times
-the product's own model calls alone (`LocalProvider.embed_documents` over the same texts in slices of the runner's
-size), so that pipeline / model calls says what the pipeline adds to its embedding, apart from
+the product's own model calls alone (`LocalProvider.embed_documents` over the same texts in
+slices of the runner's size), so that pipeline / model calls says what the pipeline adds to its embedding, apart from
 how the product calls the model (slices; batches cut by length in tokens,
 `embeddings.length_batches`).
 
