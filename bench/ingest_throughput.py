@@ -6,9 +6,9 @@ in the isolated reader's worker process → chunk → embed in batches across fi
 Qdrant Edge), and embeds exactly the texts it embeds (each chunk after its document's title
 line) with the bare model (`SentenceTransformer.encode`, same batch size). A third arm times
 the product's own model calls alone (`LocalProvider.embed_documents` over the same texts in
-slices of the runner's size), so that pipeline / model calls says what the pipeline adds to its embedding, apart from
-how the product calls the model (slices; batches cut by length in tokens,
-`embeddings.length_batches`).
+slices of the runner's size), so that pipeline / model calls says what the pipeline adds to
+its embedding, apart from how the product calls the model (slices; batches cut by length in
+tokens, `embeddings.length_batches`).
 
 Why rounds: on a shared machine the bare model's own rate moved by a quarter between two
 phases of one run, so a ratio of one pipeline phase to one bare phase said little. Each round
