@@ -20,21 +20,12 @@ others it would stop before the model is called.
 from __future__ import annotations
 
 import argparse
-import csv
-import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
+from quality_questions import EVAL, read_questions
 from quality_refs import first_words, read_corpus
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
-PDFS = (
-    "tracemonkey-pldi09.pdf",
-    "solar-cell-paper.pdf",
-    "GeoBase_NHNC1_Data_Model_UML_EN.pdf",
-    "Seige_of_Vicksburg_Sample_OCR.pdf",
-)
 FLOORS = (0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40)
 
 
@@ -43,17 +34,14 @@ def main() -> None:
     parser.add_argument("--news", type=int, default=500)
     parser.add_argument("--news-queries", type=int, default=200)
     args = parser.parse_args()
-    questions_path = EVAL / "questions" / "dev-questions.tsv"
-    if not questions_path.is_file():
-        sys.exit(f"{questions_path} not found (../shared/eval is needed; nothing is copied)")
-    with questions_path.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    questions = [row["question"] for row in rows]
-    kinds = [row["kind"] for row in rows]
+    judged = read_questions()
+    questions = [q.text for q in judged]
+    kinds = [q.kind for q in judged]
 
     from ingest.models import SourceFile
 
-    pdf_files = [SourceFile(name, (EVAL / "pdfs" / name).read_bytes()) for name in PDFS]
+    names = sorted({q.filename for q in judged})
+    pdf_files = [SourceFile(name, (EVAL / "pdfs" / name).read_bytes()) for name in names]
     reuters = read_corpus("reuters-r52-train.tab")
     picked = np.random.default_rng(0).permutation(len(reuters.texts))[: args.news]
     news_files = [SourceFile(f"{i}.txt", reuters.texts[i].encode()) for i in picked]

@@ -8,8 +8,9 @@ by each half alone, flat, through ``SearchService.search(mode=…, group=False, 
 same 100 candidates each half's prefetch gives the product's hybrid. Every variant then fuses
 those two lists in Python, as Qdrant would fuse its prefetches:
 
-- ``rrf k=K [w=D:S]``: Qdrant's RRF, ``Σ w / (K + rank)`` with rank from 0 (the product's
-  hybrid today is ``rrf k=61``; its engine run is printed too, as a check);
+- ``rrf k=K [w=D:S]``: Qdrant's RRF, ``Σ 1 / (K + rank)`` with rank from 0, and its weighted
+  form ``Σ 1 / ((rank + 1) / w + K - 1)`` (the product's hybrid today is ``rrf k=61``; its
+  engine run is printed too, as a check);
 - ``dbsf``: Qdrant's distribution-based score fusion: each list's scores mapped from
   [mean - 3sd, mean + 3sd] to [0, 1], then summed; ``dbsf w=…`` weights the halves;
 - ``minmax a=A``: each list min-max normalised, ``A·dense + (1 - A)·keyword`` (the convex
@@ -52,7 +53,9 @@ def rrf(k: float, dense_weight: float = 1.0, keyword_weight: float = 1.0) -> Fus
         groups: dict[str, str] = {}
         for weight, ranking in ((dense_weight, dense), (keyword_weight, keyword)):
             for rank, (point, _, group) in enumerate(ranking):
-                scores[point] = scores.get(point, 0.0) + weight / (k + rank)
+                # Qdrant's weighted RRF (qdrant_client.hybrid.fusion): the weight stretches
+                # the rank, 1 / ((rank + 1) / w + k - 1); with w = 1 it is 1 / (k + rank).
+                scores[point] = scores.get(point, 0.0) + 1 / ((rank + 1) / weight + k - 1)
                 groups[point] = group
         return _ordered(scores, groups)
 
