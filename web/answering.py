@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -77,10 +77,11 @@ def chat_client(generation: GenerationInUse) -> ChatClient:
 
 
 def sources_for(search: SearchService, request: SearchRequest, client: ChatClient) -> list[Source]:
-    """The numbered sources of ``request`` (searched grouped), within the client's
-    ``GENERATION_CONTEXT_TOKENS``."""
+    """The numbered sources of ``request``, searched grouped from the first page whatever the
+    request's paging, within the client's ``GENERATION_CONTEXT_TOKENS``."""
+    grouped = replace(request, group=True, offset=0)
     budget = client.settings.context_tokens
-    return within_budget(sources_of(search.search(request)), budget, estimate_tokens)
+    return within_budget(sources_of(search.search(grouped)), budget, estimate_tokens)
 
 
 def sources_of(found: SearchResponse) -> list[Source]:
@@ -192,8 +193,8 @@ class PageAnswer:
 def answer_for_page(
     search: SearchService, generation: GenerationInUse, request: SearchRequest
 ) -> PageAnswer:
-    """The whole answer to ``request.query`` from the documents ``request`` finds (its filters,
-    grouped, from the first page). Errors of the search itself are the page's, as for a plain
+    """The whole answer to ``request.query`` from the documents ``request`` finds (its mode and
+    filters; ``sources_for``). Errors of the search itself are the page's, as for a plain
     search; those of the model are shown in the answer's place."""
     started = time.perf_counter()
     try:

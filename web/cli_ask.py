@@ -51,7 +51,7 @@ def ask(
     except (InvalidLabelsError, InvalidFilterError) as error:
         raise _fail(error.message, code=2) from None
     request = SearchRequest(
-        question, mode=search_mode, k=k, group=True, filters=filters, score_threshold=min_score
+        question, mode=search_mode, k=k, filters=filters, score_threshold=min_score
     )
     try:
         with open_services(Settings()) as services:

@@ -100,9 +100,8 @@ def navigated_from_another_site(headers: Headers) -> bool:
 
 
 def _from_another_origin(scope: Scope, headers: Headers, host: str) -> bool:
-    site = headers.get("sec-fetch-site")
-    if site is not None:
-        return site.lower() not in OWN_FETCH_SITES
+    if "sec-fetch-site" in headers:
+        return navigated_from_another_site(headers)
     origin = headers.get("origin")
     if origin is None:
         return False  # not a browser, or a browser too old to say: nothing to go on

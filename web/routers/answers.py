@@ -75,7 +75,7 @@ def answer(
 ) -> Response:
     started = time.perf_counter()
     client = chat_client(generation)
-    asked = body.model_copy(update={"group": True, "offset": 0, "score_threshold": body.min_score})
+    asked = body.model_copy(update={"score_threshold": body.min_score})
     sources = sources_for(search, asked.to_request(body.metadata, body.meta), client)
     timings = {"retrieval_ms": ms_since(started)}
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")

@@ -229,7 +229,7 @@ def search_page(
             if ask and navigated_from_another_site(request.headers):
                 answer = PageAnswer(notice=ASK_FROM_ELSEWHERE)
             elif ask:
-                asked = replace(search_request, k=SOURCE_DOCUMENTS, offset=0, group=True)
+                asked = replace(search_request, k=SOURCE_DOCUMENTS)
                 answer = answer_for_page(search, generation, asked)
     except (InvalidLabelsError, InvalidFilterError) as problem:
         error = problem.message
