@@ -109,13 +109,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))  # tests.pipeline_support: the pipeline the tests build too
     from embeddings.factory import build_provider
     from embeddings.local import bundled_model_path
-    from ingest.chunking import (
-        MAX_CHUNK_TOKENS,
-        chunk_document,
-        embedding_text,
-        load_default_tokenizer,
-        title_line,
-    )
+    from ingest.chunking import chunk_document, embedding_text, load_default_tokenizer, title_line
     from ingest.loaders import load_document
     from ingest.models import SourceFile
     from ingest.pipeline import IngestPipeline
@@ -137,7 +131,7 @@ def main() -> None:
     chunk_texts = []
     for f in distinct:
         document = load_document(f.name, f.data)
-        title = title_line(document.title, tokenizer, MAX_CHUNK_TOKENS - chunking.chunk_tokens)
+        title = title_line(document.title, tokenizer, chunking)
         chunk_texts += [
             embedding_text(title, chunk.text)
             for chunk in chunk_document(document, tokenizer, chunking)

@@ -80,11 +80,14 @@ class ChunkingSettings:
             )
 
 
-def title_line(title: str, tokenizer: Tokenizer, budget: int) -> str:
+def title_line(
+    title: str, tokenizer: Tokenizer, settings: ChunkingSettings = ChunkingSettings()
+) -> str:
     """The document's title as it goes before each of its passages when they are embedded
-    (``embedding_text``): one line of whole words within ``budget`` tokens, so that title and
-    passage together still fit the model's window (``MAX_CHUNK_TOKENS`` less the chunk size;
-    nothing when chunks take the whole window)."""
+    (``embedding_text``): one line of whole words within what ``settings``' chunks leave of the
+    model's window (``MAX_CHUNK_TOKENS`` less the chunk size), so that title and passage
+    together still fit it; nothing when chunks take the whole window."""
+    budget = MAX_CHUNK_TOKENS - settings.chunk_tokens
     words = title.split()
     if budget <= 0 or not words:
         return ""

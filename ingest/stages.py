@@ -19,13 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from ingest.chunking import (
-    MAX_CHUNK_TOKENS,
-    ChunkingSettings,
-    Tokenizer,
-    chunk_document,
-    title_line,
-)
+from ingest.chunking import ChunkingSettings, Tokenizer, chunk_document, title_line
 from ingest.loaders import check_upload, load_document, safe_filename
 from ingest.models import (
     AlreadyIndexed,
@@ -116,8 +110,7 @@ class ChunkStage:
 
     def run(self, loaded: Loaded) -> Chunked:
         chunks = chunk_document(loaded.document, self._tokenizer, self._chunking)
-        budget = MAX_CHUNK_TOKENS - self._chunking.chunk_tokens
-        title = title_line(loaded.document.title, self._tokenizer, budget)
+        title = title_line(loaded.document.title, self._tokenizer, self._chunking)
         return Chunked(loaded.file, loaded.document, tuple(chunks), title)
 
 

@@ -262,9 +262,11 @@ def test_a_word_too_long_in_characters_is_cut_too(tokenizer: Tokenizer) -> None:
 
 def test_the_title_line_fits_what_the_chunks_leave_of_the_window(tokenizer: Tokenizer) -> None:
     title = "Trace-based Just-in-Time Type Specialization for Dynamic Languages"
-    assert title_line(f"  {title} \n", tokenizer, MAX_CHUNK_TOKENS - 200) == title
-    cut = title_line(title, tokenizer, 6)
+    assert title_line(f"  {title} \n", tokenizer, ChunkingSettings(chunk_tokens=200)) == title
+    six_left = ChunkingSettings(chunk_tokens=MAX_CHUNK_TOKENS - 6, overlap_tokens=30)
+    cut = title_line(title, tokenizer, six_left)
     assert title.startswith(cut) and 0 < tokenizer.count([cut])[0] <= 6
-    assert title_line(title, tokenizer, 0) == ""  # chunks of the whole window: no title
+    whole_window = ChunkingSettings(chunk_tokens=MAX_CHUNK_TOKENS, overlap_tokens=30)
+    assert title_line(title, tokenizer, whole_window) == ""  # chunks of the whole window
     assert embedding_text("Notes", "The bank held rates.") == "Notes\nThe bank held rates."
     assert embedding_text("", "The bank held rates.") == "The bank held rates."
