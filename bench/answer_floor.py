@@ -20,11 +20,10 @@ others it would stop before the model is called.
 from __future__ import annotations
 
 import argparse
-import tempfile
 
 import numpy as np
 from quality_questions import EVAL, read_questions
-from quality_refs import first_words, read_corpus
+from quality_refs import first_words, product_collection, read_corpus
 
 FLOORS = (0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40)
 
@@ -81,16 +80,8 @@ def main() -> None:
 def best_scores(files: list, questions: list[str]) -> list[float]:
     """The best passage's dense score of each question, over a fresh collection of ``files``."""
     from search.request import SearchRequest
-    from web.services import open_services
-    from web.settings import Settings
 
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        open_services(Settings(SEMSEARCH_DATA_DIR=tmp)) as services,
-    ):
-        outcomes = list(services.pipeline.ingest_many(iter(files)))
-        failed = [o for o in outcomes if o.status == "failed"]
-        assert not failed, failed[:3]
+    with product_collection(files) as (services, _):
         scores = []
         for question in questions:
             found = services.search.search(SearchRequest(question, mode="dense", k=1))

@@ -30,14 +30,14 @@ second run only fuses.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import quality_questions as qq
-from quality_refs import first_words, paired_interval, read_corpus
+from quality_refs import first_words, paired_interval, product_collection, read_corpus
 
 CANDIDATES = 100
 CORPORA = ("20newsgroups-train.tab", "reuters-r52-train.tab")
@@ -101,7 +101,11 @@ def shallow(fuse: Fuse, depth: int) -> Fuse:
 
 def half(which: int) -> Fuse:
     """One half alone (0 dense, 1 keyword): the reference each variant must reach."""
-    return lambda dense, keyword: [tuple(c) for c in (dense, keyword)[which]]  # type: ignore[misc]
+
+    def alone(dense: list[Candidate], keyword: list[Candidate]) -> list[tuple[str, float, str]]:
+        return [(point, score, group) for point, score, group in (dense, keyword)[which]]
+
+    return alone
 
 
 def variants() -> dict[str, Fuse]:
@@ -169,38 +173,23 @@ def built(cache: Path | None, name: str, build: Callable[[], dict]) -> dict:
 
 def questions_data() -> dict:
     from ingest.models import SourceFile
-    from web.services import open_services
-    from web.settings import Settings
 
-    questions = qq.read_questions()
+    questions = judged_questions()
     names = sorted({q.filename for q in questions})
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        open_services(Settings(SEMSEARCH_DATA_DIR=tmp)) as services,
-    ):
-        files = [SourceFile(n, (qq.EVAL / "pdfs" / n).read_bytes()) for n in names]
-        assert all(o.status == "done" for o in services.pipeline.ingest_many(iter(files)))
+    files = [SourceFile(n, (qq.EVAL / "pdfs" / n).read_bytes()) for n in names]
+    with product_collection(files) as (services, _):
         texts = [q.text for q in questions]
         return candidates_of(services, texts, lambda hit: f"{hit.filename}\t{hit.page}")
 
 
 def corpus_data(name: str, docs: int, queries: int) -> dict:
     from ingest.models import SourceFile
-    from search.store import compact
-    from web.services import open_services
-    from web.settings import Settings
 
     corpus = read_corpus(name)
     order = np.random.default_rng(0).permutation(len(corpus.texts))
     index, asked = order[:docs].tolist(), order[docs : docs + queries].tolist()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        open_services(Settings(SEMSEARCH_DATA_DIR=tmp)) as services,
-    ):
-        files = (SourceFile(f"{i}.txt", corpus.texts[i].encode()) for i in index)
-        outcomes = list(services.pipeline.ingest_many(files))
-        assert not [o for o in outcomes if o.status == "failed"]
-        compact(services.store)
+    files = (SourceFile(f"{i}.txt", corpus.texts[i].encode()) for i in index)
+    with product_collection(files) as (services, _):
         texts = [first_words(corpus.texts[i], 30) for i in asked]
         data = candidates_of(
             services,
@@ -214,10 +203,14 @@ def corpus_data(name: str, docs: int, queries: int) -> dict:
 # -- measures ------------------------------------------------------------------------------------
 
 
+@functools.cache
+def judged_questions() -> tuple[qq.Question, ...]:
+    return tuple(qq.read_questions())
+
+
 def question_scores(data: dict, fuse: Fuse, aggregate: str) -> np.ndarray:
-    questions = qq.read_questions()
     rows = []
-    for i, question in enumerate(questions):
+    for i, question in enumerate(judged_questions()):
         fused = fuse(data["dense"][i], data["keyword"][i])
         pages = [(g.split("\t")[0], int(g.split("\t")[1])) for g in grouped(fused, aggregate, 10)]
         rows.append(qq.page_scores(pages, question))
@@ -265,12 +258,8 @@ def main() -> None:
                 b: score(data, fuse, aggregate) for b, (data, score) in benchmarks.items()
             }
     for b, (data, score) in benchmarks.items():
-        engine = data["hybrid"]
-        table.setdefault("product hybrid (engine)", {})[b] = score(
-            {"dense": engine, "keyword": [[] for _ in engine], "wanted": data.get("wanted")},
-            half(0),
-            "max",
-        )
+        engine_run = {**data, "dense": data["hybrid"]}  # read as a "half" of its own
+        table.setdefault("product hybrid (engine)", {})[b] = score(engine_run, half(0), "max")
 
     names = list(benchmarks)
     print(f"\n{'variant':30} " + " ".join(f"{n:>30}" for n in names))

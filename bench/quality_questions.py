@@ -22,14 +22,13 @@ from __future__ import annotations
 import csv
 import math
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from quality_refs import paired_interval
+from quality_refs import paired_interval, product_collection
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 QUESTIONS = EVAL / "questions" / "dev-questions.tsv"
@@ -126,23 +125,13 @@ def run() -> None:
     """The product's three modes on the dev questions, through a fresh collection."""
     from ingest.models import SourceFile
     from search.request import SearchRequest
-    from search.store import compact
-    from web.services import open_services
-    from web.settings import Settings
 
     questions = read_questions()
     names = sorted({q.filename for q in questions})
     print(f"\n== questions: {len(questions)} judged questions over {len(names)} PDFs ==")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        open_services(Settings(SEMSEARCH_DATA_DIR=tmp)) as services,
-    ):
-        started = time.perf_counter()
-        files = [SourceFile(name, (EVAL / "pdfs" / name).read_bytes()) for name in names]
-        outcomes = list(services.pipeline.ingest_many(iter(files)))
-        failed = [o for o in outcomes if o.status == "failed"]
-        assert not failed, failed
-        compact(services.store)
+    started = time.perf_counter()
+    files = [SourceFile(name, (EVAL / "pdfs" / name).read_bytes()) for name in names]
+    with product_collection(files) as (services, outcomes):
         chunks = sum(o.chunks for o in outcomes)
         print(
             f"ingested {len(names)} PDFs, {chunks} chunks in {time.perf_counter() - started:.0f} s"

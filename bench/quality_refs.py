@@ -3,14 +3,20 @@
 The references are what the product is compared with in the same run: the bare model
 (whole-document all-MiniLM-L6-v2 vectors, cosine) and plain Okapi BM25 for retrieval, and the
 bare model's vectors with scikit-learn ``KMeans(n_init=10)`` for clustering.
+``product_collection`` is the product's side: a fresh collection built as `semsearch ingest`
+builds one, which every quality benchmark searches.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +29,26 @@ class Corpus:
     name: str
     labels: list[str]
     texts: list[str]
+
+
+@contextmanager
+def product_collection(files: Iterable[Any]) -> Iterator[tuple[Any, list[Any]]]:
+    """The services over a fresh collection of ``files`` (``SourceFile`` values), in a
+    temporary data folder: ingested through the product's pipeline and compacted, as
+    `semsearch ingest` leaves it; with the outcomes. A failed file stops the benchmark."""
+    from search.store import compact
+    from web.services import open_services
+    from web.settings import Settings
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        open_services(Settings(SEMSEARCH_DATA_DIR=tmp)) as services,
+    ):
+        outcomes = list(services.pipeline.ingest_many(iter(files)))
+        failed = [o for o in outcomes if o.status == "failed"]
+        assert not failed, failed[:3]
+        compact(services.store)
+        yield services, outcomes
 
 
 def read_corpus(name: str) -> Corpus:
