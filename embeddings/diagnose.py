@@ -49,6 +49,9 @@ class Where:
     label: str
     model_id: str
     url_setting: str
+    #: The settings named when the token or the model is at fault (the reranker has its own).
+    token_setting: str = "HF_TOKEN"
+    model_setting: str = "EMBEDDINGS_MODEL"
 
 
 def http_error(
@@ -72,27 +75,27 @@ def http_error(
     elif status == 400 and where.provider == "endpoint" and _PAUSED.search(message):
         text = (
             f"the Inference Endpoint at {where.label} is paused: resume it in its settings on "
-            "https://endpoints.huggingface.co (or change EMBEDDINGS_ENDPOINT)"
+            f"https://endpoints.huggingface.co (or change {where.url_setting})"
         )
-        setting = "EMBEDDINGS_ENDPOINT"
+        setting = where.url_setting
     elif status == 401:
         text = (
-            f"HF_TOKEN was rejected by {where.label} (missing, invalid or expired token); "
-            "create one at https://huggingface.co/settings/tokens"
+            f"{where.token_setting} was rejected by {where.label} (missing, invalid or expired "
+            "token); create one at https://huggingface.co/settings/tokens"
         )
-        setting = "HF_TOKEN"
+        setting = where.token_setting
     elif status == 402:
         text = (
-            "out of credits for this HF_TOKEN's account: add credits or a PRO plan on "
-            "huggingface.co, or use EMBEDDINGS_PROVIDER=local"
+            f"out of credits for this {where.token_setting}'s account: add credits or a PRO "
+            "plan on huggingface.co, or use EMBEDDINGS_PROVIDER=local"
         )
-        setting = "HF_TOKEN"
+        setting = where.token_setting
     elif status == 403:
         text = (
-            f"HF_TOKEN has no access to {where.model_id} (gated model, or the token lacks "
-            "the inference permission)"
+            f"{where.token_setting} has no access to {where.model_id} (gated model, or the "
+            "token lacks the inference permission)"
         )
-        setting = "HF_TOKEN"
+        setting = where.token_setting
     elif status == 404 and where.provider == "hf-inference":
         text = (
             f"model {where.model_id!r} was not found on HF Inference for feature-extraction "
@@ -100,7 +103,7 @@ def http_error(
         )
         setting = "EMBEDDINGS_MODEL"
     elif status == 404:
-        text = f"endpoint {where.label} was not found; check EMBEDDINGS_ENDPOINT"
+        text = f"endpoint {where.label} was not found; check {where.url_setting}"
         setting = where.url_setting
     elif status == 400:
         text, setting = f"{where.label} rejected the request as invalid", None
@@ -138,9 +141,9 @@ def gave_up(
     if loading:
         hint = (
             "; the model is still loading on the server: try again in a minute, or pick an "
-            "EMBEDDINGS_MODEL that is already warm"
+            f"{where.model_setting} that is already warm"
         )
-        setting = "EMBEDDINGS_MODEL"
+        setting = where.model_setting
     elif status in (502, 503) and where.provider == "endpoint":
         hint = (
             "; an Inference Endpoint scaled to zero answers 503 while a replica starts, which "

@@ -22,6 +22,7 @@ import httpx
 from embeddings import diagnose
 from embeddings.errors import EmbeddingResponseError
 from inference.attempts import (
+    Refusal,
     Transient,
     refusal,
     text_preview,
@@ -91,6 +92,9 @@ class Sender:
     headers: Callable[[], dict[str, str]]
     redact: Callable[[str], str]
     read_timeout_s: float
+    #: A refusal that means something for good to this caller (a reranker's "not a re-ranker
+    #: model" is a 424, which would otherwise be retried as a model still loading).
+    final: Callable[[Refusal], Exception | None] = lambda refused: None
     slots: threading.BoundedSemaphore = field(init=False)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -112,6 +116,8 @@ class Sender:
                 return self._decode(resp)
             refused = refusal(resp, self.redact)
             raise_if_too_big(refused.status, refused.message, refused.request_id)
+            if (error := self.final(refused)) is not None:
+                raise error
             if not refused.retryable:
                 raise diagnose.http_error(
                     self.whom, refused.status, refused.message, refused.request_id

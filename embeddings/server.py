@@ -14,6 +14,10 @@ The wire format follows TEI's router (``router/src/http/server.rs``, ``types.rs`
   400, JSON of the wrong shape 422, and a missing JSON content type 415, as axum answers them.
 * ``POST /v1/embeddings`` (also ``/embeddings``), OpenAI's shape; its errors are TEI's flat
   ``{"message", "code", "type"}`` (not OpenAI's nested ``{"error": {...}}``), as TEI does.
+* ``POST /rerank`` ``{"query", "texts", "truncate", "raw_scores", "return_text"}`` →
+  ``[{"index", "score"}]`` sorted by score, when a reranker is given (``RERANK_PROVIDER=local``);
+  without one it answers 424 ``model is not a re-ranker model``, as TEI serving an embedding
+  model does. ``raw_scores`` is not honoured: scores always come with the model's activation.
 * ``GET /info``, and ``GET /health`` (also ``/`` and ``/ping``): 200 with an empty body.
 
 Where a provider cannot do what TEI does, the difference is stated rather than faked: vectors are
@@ -44,6 +48,7 @@ from pydantic import BaseModel, ValidationError
 
 from embeddings.base import EmbeddingProvider, Vector
 from embeddings.errors import EmbeddingError
+from embeddings.rerank import Reranker
 from embeddings.server_key import BearerKey
 
 log = logging.getLogger(__name__)
@@ -87,6 +92,16 @@ class EmbedRequest(BaseModel):
     truncation_direction: Literal["Left", "Right", "left", "right"] = "Right"
 
 
+class RerankRequest(BaseModel):
+    """TEI's ``RerankRequest``."""
+
+    query: str
+    texts: list[str]
+    truncate: bool | None = None
+    raw_scores: bool = False
+    return_text: bool = False
+
+
 class OpenAIRequest(BaseModel):
     """TEI's ``OpenAICompatRequest``."""
 
@@ -109,12 +124,14 @@ def create_embeddings_app(
     model_dtype: str = "float32",
     pooling: str = "mean",
     api_key: str = "",
+    reranker: Reranker | None = None,
 ) -> FastAPI:
     """A FastAPI app answering TEI's embedding routes with ``provider``'s vectors.
 
     The limits are reported by ``/info`` and enforced as TEI enforces them. ``max_batch_tokens``
     is only reported: TEI uses it to pack its own forward passes, which the provider does here.
     ``api_key``: when set, every route but the probes asks for it (``embeddings.server_key``).
+    ``reranker``: answers ``POST /rerank`` (texts are checked as for ``/embed``).
     """
     app = FastAPI(title="semsearch embeddings (text-embeddings-inference API)")
     if api_key:
@@ -234,6 +251,31 @@ def create_embeddings_app(
             headers,
         )
 
+    async def rerank(request: Request) -> Response:
+        try:
+            req = await _parse(request, RerankRequest, payload_limit)
+            if not req.texts:
+                raise _TEIRefusal("`texts` cannot be empty", "Empty")
+            if reranker is None:
+                raise _TEIRefusal("model is not a re-ranker model", "Backend")
+            truncate = auto_truncate if req.truncate is None else req.truncate
+            with state.slot():
+                checked, _ = await anyio.to_thread.run_sync(check_texts, req.texts, truncate)
+                try:
+                    scores = await anyio.to_thread.run_sync(reranker.rerank, req.query, checked)
+                except Exception as exc:  # any reranker failure is the backend's, as in TEI
+                    log.exception("embeddings server: the reranker failed")
+                    raise _TEIRefusal(f"Backend error: {exc}", "Backend") from exc
+        except _TEIRefusal as exc:
+            return _json({"error": exc.message, "error_type": exc.error_type}, exc.status)
+        except _Rejected as exc:
+            return exc.response
+        ranks = [
+            {"index": i, "score": score} | ({"text": req.texts[i]} if req.return_text else {})
+            for i, score in sorted(enumerate(scores), key=lambda pair: -pair[1])
+        ]
+        return _json(ranks, 200)
+
     async def get_info() -> Response:
         return _json(info, 200)
 
@@ -246,6 +288,7 @@ def create_embeddings_app(
         app.add_api_route(
             path, openai_embed, methods=["POST"], include_in_schema=path == "/v1/embeddings"
         )
+    app.add_api_route("/rerank", rerank, methods=["POST"])
     app.add_api_route("/info", get_info, methods=["GET"])
     for path in ("/health", "/", "/ping"):
         app.add_api_route(path, health, methods=["GET"], include_in_schema=path == "/health")

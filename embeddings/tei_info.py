@@ -25,8 +25,9 @@ import httpx
 
 log = logging.getLogger(__name__)
 
-#: Route suffixes of the embedding routes a user may configure; ``/info`` sits beside them.
-ROUTE_SUFFIXES = ("/v1/embeddings", "/embed")
+#: Route suffixes of the embedding and rerank routes a user may configure; ``/info`` sits beside
+#: them.
+ROUTE_SUFFIXES = ("/v1/embeddings", "/embed", "/rerank")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class TeiInfo:
 
 
 def info_url(endpoint: str) -> str:
-    """``<root>/info``, the root being the endpoint without ``/embed`` or ``/v1/embeddings``."""
+    """``<root>/info``, the root being the endpoint without ``/embed``, ``/v1/embeddings`` or
+    ``/rerank``."""
     parts = urlsplit(endpoint.strip())
     path = parts.path.rstrip("/")
     for suffix in ROUTE_SUFFIXES:

@@ -47,6 +47,7 @@ from search.points import (
     read_point,
 )
 from search.request import MAX_K, SearchRequest
+from search.reranking import Reranking, RerankSetup
 from search.results import Hit, Passage, SearchResponse
 from search.snippets import SnippetMaker
 from search.sparse import Bm25Encoder
@@ -63,6 +64,8 @@ MAX_FETCH = 2000
 
 Fetch = Callable[[int], list[ScoredHit]]  # a flat result of at most this many passages
 Keep = Callable[[ScoredHit], bool]
+#: A passage's reranker score, when it has one.
+RerankScore = Callable[[str], float | None]
 #: Builds the snippet function of one query (``SnippetMaker``; a test may count its work).
 SnippetFactory = Callable[[str], Callable[[str], str]]
 
@@ -75,10 +78,12 @@ class _Group:
 
     best: ScoredHit
     more: list[ScoredHit] = field(default_factory=list)
+    #: The best passage's reranker score: what MMR weighs as relevance when there is one.
+    rerank_score: float | None = None
 
     @property
     def score(self) -> float:
-        return self.best.score
+        return self.best.score if self.rerank_score is None else self.rerank_score
 
     @property
     def point_id(self) -> str:
@@ -96,12 +101,14 @@ class SearchService:
         guard: CollectionGuard,
         *,
         snippets: SnippetFactory = SnippetMaker,
+        rerank: RerankSetup | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._sparse = sparse
         self._guard = guard
         self._snippets = snippets
+        self._rerank = rerank or RerankSetup()
 
     def search(self, request: SearchRequest) -> SearchResponse:
         """Search chunk points, narrowed by the request's filters (already normalised: see
@@ -114,17 +121,21 @@ class SearchService:
         query, k, offset, mode = request.query, request.k, request.offset, request.mode
         threshold = request.score_threshold
         results: list[Hit] = []
+        reranking: Reranking | None = None
         if query and not self._guard.is_empty():
             # Refuses to mix models: a collection filled by another model raises here.
             self._guard.ensure()
             where = request.filters.where()
             dense = self._embedder.embed_query(query) if mode != "keyword" else None
             sparse = self._sparse.embed_query(query) if mode != "dense" else None
+            if request.rerank and self._rerank.configured:
+                reranking = Reranking(self._rerank, query, threshold)
 
             def fetch(limit: int, skip: int = 0) -> list[ScoredHit]:
-                return self._store.query(
+                scored = self._store.query(
                     mode=mode, dense=dense, sparse=sparse, limit=limit, offset=skip, where=where
                 )
+                return reranking.apply(scored) if reranking else scored
 
             wanted = k + offset
             if request.diversify:
@@ -133,17 +144,32 @@ class SearchService:
                     found = _grouped_search(fetch, pool, threshold=threshold)
                 else:
                     found = [_Group(s) for s in _above(fetch(pool), threshold)]
+                if reranking:
+                    for group in found:
+                        group.rerank_score = reranking.score_of(group.point_id)
                 picked = self._diversified(found, wanted, request.diversity_lambda)[offset:]
             elif request.group:
                 picked = _grouped_search(fetch, wanted, threshold=threshold)[offset:]
+            elif reranking:  # the reranker reads the first passages, whatever the page
+                scored = fetch(min(max(wanted, self._rerank.top_n), MAX_FETCH))
+                picked = [_Group(s) for s in _above(scored, threshold)][offset:wanted]
             else:
                 page = min(k, MAX_FETCH - offset)
                 scored = fetch(page, offset) if page > 0 else []
                 picked = [_Group(s) for s in _above(scored, threshold)]
             snippet = self._snippets(query)
-            results = [_hit(group, snippet) for group in picked]
+            score_of = reranking.score_of if reranking else _no_rerank_score
+            results = [_hit(group, snippet, score_of) for group in picked]
         took_ms = round((time.perf_counter() - started) * 1000, 2)
-        return SearchResponse(query=query, mode=mode, took_ms=took_ms, results=results)
+        return SearchResponse(
+            query=query,
+            mode=mode,
+            took_ms=took_ms,
+            results=results,
+            reranked=bool(reranking and reranking.reranked),
+            rerank_error=reranking.error if reranking else None,
+            rerank_ms=reranking.took_ms if reranking else None,
+        )
 
     def _diversified(self, groups: list[_Group], k: int, lam: float) -> list[_Group]:
         records = self._store.retrieve([g.point_id for g in groups], with_vectors=True)
@@ -245,7 +271,8 @@ def _grouped_search(
         kept = [p for p in scored if keep(p) and (threshold is None or p.score >= threshold)]
         groups = _grouped(kept, k)
         exhausted = len(scored) < limit or limit >= MAX_FETCH
-        cut = threshold is not None and bool(scored) and scored[-1].score < threshold
+        # Reranked passages are out of score order: the lowest score says whether it was cut.
+        cut = threshold is not None and bool(scored) and min(p.score for p in scored) < threshold
         if len(groups) >= k or exhausted or cut:
             return groups
         limit = min(limit * 4, MAX_FETCH)
@@ -265,7 +292,17 @@ def _grouped(scored: list[ScoredHit], k: int) -> list[_Group]:
     return list(by_doc.values())
 
 
-def _passage(point: ScoredHit, snippet: Callable[[str], str], fields: PointFields) -> Passage:
+def _no_rerank_score(point_id: str) -> float | None:
+    return None
+
+
+def _passage(
+    point: ScoredHit,
+    snippet: Callable[[str], str],
+    fields: PointFields,
+    score_of: RerankScore = _no_rerank_score,
+) -> Passage:
+    rerank_score = score_of(point.id)
     return Passage(
         page=fields.page,
         chunk_index=fields.chunk_index,
@@ -273,18 +310,21 @@ def _passage(point: ScoredHit, snippet: Callable[[str], str], fields: PointField
         snippet=snippet(fields.text),
         score=round(point.score, 6),
         point_id=point.id,
+        rerank_score=round(rerank_score, 6) if rerank_score is not None else None,
     )
 
 
-def _hit(group: _Group, snippet: Callable[[str], str]) -> Hit:
+def _hit(
+    group: _Group, snippet: Callable[[str], str], score_of: RerankScore = _no_rerank_score
+) -> Hit:
     """The returned hit of a group: the only place snippets are made."""
     fields = read_point(group.best.payload)
-    more = [_passage(p, snippet, read_point(p.payload)) for p in group.more]
+    more = [_passage(p, snippet, read_point(p.payload), score_of) for p in group.more]
     return Hit(
         doc_id=fields.doc_id,
         filename=fields.filename,
         title=fields.title,
         tags=fields.tags,
         more=more,
-        **_passage(group.best, snippet, fields).model_dump(),
+        **_passage(group.best, snippet, fields, score_of).model_dump(),
     )

@@ -3,7 +3,7 @@
 ``SearchFilters.parse`` is the one place user-typed filters are normalised (tags lower-cased,
 metadata checked, extensions mapped to MIME types, dates made instants); a ``SearchRequest``
 bounds its own query, ``k`` and ``offset``. The query path (``search.query``) takes the request
-as it is, and what comes after it (answers, reranking) will take the same object.
+as it is, and what comes after it (answers) takes the same object.
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ class SearchRequest:
     ``diversify`` reorders the hits by MMR (``search.diversify``); ``diversity_lambda`` 1 keeps
     the ranking, 0 only avoids repeats. The query's white space is collapsed and it is cut at
     ``MAX_QUERY_CHARS``; ``k``, ``offset`` and ``diversity_lambda`` are held to their bounds.
+    ``rerank``: use the configured reranker (``search.reranking``); False skips it for this
+    search, and changes nothing where none is configured.
     """
 
     query: str
@@ -101,6 +103,7 @@ class SearchRequest:
     score_threshold: float | None = None
     diversify: bool = False
     diversity_lambda: float = DEFAULT_LAMBDA
+    rerank: bool = True
 
     def __post_init__(self) -> None:
         bounded = {

@@ -19,6 +19,9 @@ class Passage(BaseModel):
     snippet: str
     score: float
     point_id: str = Field("", description="The passage's point: `/api/search/similar?point=`")
+    rerank_score: float | None = Field(
+        None, description="The reranker's score, when this passage was reranked"
+    )
 
 
 class Hit(BaseModel):
@@ -34,6 +37,9 @@ class Hit(BaseModel):
     score: float
     point_id: str = Field("", description="The passage's point: `/api/search/similar?point=`")
     tags: list[str] = Field(default_factory=list, description="The document's tags")
+    rerank_score: float | None = Field(
+        None, description="The reranker's score, when this passage was reranked"
+    )
     more: list[Passage] = Field(default_factory=list)
 
 
@@ -42,6 +48,15 @@ class SearchResponse(BaseModel):
     mode: Literal["hybrid", "dense", "keyword"]
     took_ms: float
     results: list[Hit]
+    reranked: bool = Field(
+        False, description="The first passages are in the reranker's order (RERANK_PROVIDER)"
+    )
+    rerank_error: str | None = Field(
+        None,
+        description="Why the configured reranker did not rerank this search (the results are "
+        "then in retrieval order)",
+    )
+    rerank_ms: float | None = Field(None, description="The time the reranker took")
 
 
 class DocumentInfo(BaseModel):

@@ -30,6 +30,7 @@ from search.store import compact
 from web.cli_ask import ask
 from web.cli_generation import generation_app
 from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit
+from web.cli_rerank import print_rerank_report, rerank_report, reranker_to_serve
 from web.cli_search import search
 from web.exposure import embeddings_server_warnings, exposure_warnings, key_warnings
 from web.http_server import uvicorn_options
@@ -276,12 +277,16 @@ def clusters(
 
 @embeddings_app.command("check")
 def embeddings_check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Check the embeddings configuration: token, model, one probe embedding, dimension."""
+    """Check the embeddings configuration: token, model, one probe embedding, dimension; and
+    the reranker's, when one is configured (two probe passages reranked)."""
     settings = Settings()
     with _services() as services:
         report = check_connection(services.embedder, settings.embeddings())
+        reranking = rerank_report(settings, services.rerank)
     if as_json:
-        sys.stdout.write(_report_json(report) + "\n")
+        body = dataclasses.asdict(report)
+        body["rerank"] = dataclasses.asdict(reranking) if reranking else None
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
     elif report.ok:
         out.print(
             f"ok: {report.provider} ({report.reason}), model {report.model or '-'}, "
@@ -290,7 +295,9 @@ def embeddings_check(as_json: Annotated[bool, typer.Option("--json")] = False) -
         )
     else:
         err.print(f"[red]failed:[/red] {report.error}", highlight=False)
-    if not report.ok:
+    if reranking is not None and not as_json:
+        print_rerank_report(reranking, out, err)
+    if not report.ok or (reranking is not None and not reranking.ok):
         raise typer.Exit(1)
 
 
@@ -311,9 +318,11 @@ def embeddings_serve(
         ),
     ] = "",
 ) -> None:
-    """Serve the configured provider over text-embeddings-inference's HTTP API.
+    """Serve the configured provider over text-embeddings-inference's HTTP API, and with
+    RERANK_PROVIDER=local its cross-encoder at /rerank.
 
-    Other semsearch instances use it with EMBEDDINGS_ENDPOINT=http://HOST:PORT/embed.
+    Other semsearch instances use it with EMBEDDINGS_ENDPOINT=http://HOST:PORT/embed (and
+    RERANK_ENDPOINT=http://HOST:PORT/rerank).
     """
     import uvicorn
 
@@ -334,6 +343,7 @@ def embeddings_serve(
         _, reason = resolve_provider(settings)
         provider = build_provider(settings)
         dimension = provider.dimension
+        reranker = reranker_to_serve(Settings())
     except EmbeddingError as error:
         err.print(f"[red]error:[/red] {error.message}", highlight=False)
         raise typer.Exit(2) from None
@@ -348,6 +358,7 @@ def embeddings_serve(
         max_input_length=max_input_length,
         count_tokens=counter,
         api_key=api_key,
+        reranker=reranker,
     )
     for level, line in embeddings_server_warnings(
         host, port, has_key=bool(api_key), remote=provider.name != "local"
@@ -367,15 +378,14 @@ def embeddings_serve(
     )
     log.info("TEI API at %s/embed, OpenAI API at %s/v1/embeddings, %s/info", base, base, base)
     log.info("point other instances at it with EMBEDDINGS_ENDPOINT=%s/embed", base)
+    if reranker is not None:
+        log.info("reranker %s at %s/rerank (RERANK_ENDPOINT)", reranker.model_id, base)
     try:
         uvicorn.run(app, host=host, port=port, **uvicorn_options())
     finally:
         provider.close()
-
-
-def _report_json(report: object) -> str:
-    assert dataclasses.is_dataclass(report) and not isinstance(report, type)
-    return json.dumps(dataclasses.asdict(report), indent=2)
+        if reranker is not None:
+            reranker.close()
 
 
 def main() -> None:

@@ -69,6 +69,9 @@ def search(
     diversify: Annotated[
         bool, typer.Option("--diversify", help="Reorder by MMR so near-duplicates spread out")
     ] = False,
+    no_rerank: Annotated[
+        bool, typer.Option("--no-rerank", help="Skip the configured reranker for this search")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
     tag: TagOption = None,
     meta: MetaOption = None,
@@ -100,6 +103,7 @@ def search(
         filters=filters,
         score_threshold=min_score,
         diversify=diversify,
+        rerank=not no_rerank,
     )
     try:
         with open_services(Settings()) as services:
@@ -110,12 +114,21 @@ def search(
     if as_json:
         sys.stdout.write(response.model_dump_json(indent=2) + "\n")
         return
+    if response.rerank_error:
+        err.print(
+            f"[yellow]not reranked:[/yellow] {response.rerank_error} (results in retrieval order)",
+            highlight=False,
+        )
     if not response.results:
         out.print("no results")
     for rank, hit in enumerate(response.results, offset + 1):
         out.print(
             f"[bold]{rank}. {hit.title or hit.filename}[/bold]  ({hit.filename}, page {hit.page}, "
-            f"score {hit.score:.4f}){tags_note(hit.tags)}",
+            f"score {hit.score:.4f}{rerank_note(hit.rerank_score)}){tags_note(hit.tags)}",
             highlight=False,
         )
         out.print(f"   {hit.snippet}", highlight=False)
+
+
+def rerank_note(score: float | None) -> str:
+    return f", reranked {score:.4f}" if score is not None else ""

@@ -21,7 +21,7 @@ from search.cluster_cache import ClusterCache
 from search.query import SearchService
 from web.guard import API_KEY_MESSAGE, has_api_key
 from web.login_throttle import LoginThrottle
-from web.services import EmbeddingsInUse, GenerationInUse, Services
+from web.services import EmbeddingsInUse, GenerationInUse, RerankInUse, Services
 from web.settings import Settings
 
 
@@ -74,6 +74,10 @@ def get_generation(request: Request) -> GenerationInUse:
     return _services(request).generation
 
 
+def get_rerank(request: Request) -> RerankInUse:
+    return _services(request).rerank
+
+
 def get_login_throttle(request: Request) -> LoginThrottle:
     """The app's own (``web.app``): login attempts are the pages' concern, not the services'."""
     throttle: LoginThrottle = request.app.state.login_throttle
@@ -91,6 +95,7 @@ ReaderDep = Annotated[IsolatedReader, Depends(get_reader)]
 EmbedderDep = Annotated[EmbeddingProvider, Depends(get_embedder)]
 EmbeddingsInUseDep = Annotated[EmbeddingsInUse, Depends(get_embeddings_in_use)]
 GenerationDep = Annotated[GenerationInUse, Depends(get_generation)]
+RerankDep = Annotated[RerankInUse, Depends(get_rerank)]
 LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
 # Declares the scheme in the OpenAPI document (the "Authorize" button of /docs); the check is ours.

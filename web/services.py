@@ -15,8 +15,10 @@ from pathlib import Path
 
 from embeddings.base import EmbeddingProvider
 from embeddings.cache import VectorCache, with_cache
+from embeddings.errors import EmbeddingConfigError
 from embeddings.factory import build_provider
 from embeddings.prompts import Prompts
+from embeddings.rerank import RerankProviderName, build_reranker, resolve_rerank_provider
 from embeddings.settings import ProviderName, resolve_provider
 from generation.client import ChatClient
 from generation.errors import GenerationConfigError, GenerationOffError
@@ -36,6 +38,7 @@ from search.cluster_cache import ClusterCache
 from search.collection import CollectionGuard
 from search.factory import open_store
 from search.query import SearchService
+from search.reranking import RerankSetup
 from search.results import DocumentInfo
 from search.sparse import Bm25Encoder
 from search.store import VectorStore
@@ -86,12 +89,40 @@ def open_generation(settings: Settings) -> GenerationInUse:
 
 
 @dataclass(frozen=True)
+class RerankInUse:
+    """The reranker as opened at start: which provider and why, and what searches use (the
+    reranker, or the reason it could not be opened, which every search then reports)."""
+
+    provider: RerankProviderName
+    reason: str
+    setup: RerankSetup
+
+
+def open_reranker(settings: Settings) -> RerankInUse:
+    """The configured reranker; never raises: search works without it, and says why."""
+    configured = settings.rerank()
+    try:
+        provider, reason = resolve_rerank_provider(configured)
+        reranker = build_reranker(configured)
+    except EmbeddingConfigError as error:
+        log.warning("rerank: %s", error.message)
+        return RerankInUse("none", error.message, RerankSetup(error=error.message))
+    if reranker is None:
+        log.info("rerank: off (%s)", reason)
+    else:
+        log.info("rerank: provider %s (%s), %s", provider, reason, redact_url(reranker.model_id))
+    return RerankInUse(provider, reason, RerankSetup(reranker, top_n=configured.top_n))
+
+
+@dataclass(frozen=True)
 class Services:
     settings: Settings
     embedder: EmbeddingProvider
     embeddings: EmbeddingsInUse
     # The text-generation node: answers with citations (off unless configured).
     generation: GenerationInUse
+    # The reranker searches use (off unless configured).
+    rerank: RerankInUse
     catalog: DocumentCatalog
     pipeline: IngestPipeline
     jobs: JobManager
@@ -155,6 +186,9 @@ def open_services(
         generation = open_generation(settings)
         if generation.client is not None:
             stack.callback(generation.client.close)
+        rerank = open_reranker(settings)
+        if rerank.setup.reranker is not None:
+            stack.callback(rerank.setup.reranker.close)
         guard = CollectionGuard(store, embedder)
         sparse = Bm25Encoder()
         originals = OriginalFiles(settings.files_dir)
@@ -194,10 +228,11 @@ def open_services(
             embedder=embedder,
             embeddings=in_use,
             generation=generation,
+            rerank=rerank,
             catalog=DocumentCatalog(store),
             pipeline=pipeline,
             jobs=jobs,
-            search=SearchService(store, embedder, sparse, guard),
+            search=SearchService(store, embedder, sparse, guard, rerank=rerank.setup),
             clusters=ClusterCache(store),
             originals=originals,
             reader=reader,

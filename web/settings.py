@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from embeddings.rerank import DEFAULT_TOP_N, RerankSettings
 from embeddings.settings import DEFAULT_HF_INFERENCE_BASE_URL, DEFAULT_MODEL, EmbeddingSettings
 from generation.settings import DEFAULT_ROUTER_URL, GenerationSettings
 from ingest.chunking import ChunkingSettings
@@ -60,6 +61,15 @@ class Settings(BaseSettings):
     embeddings_local_query_backend: str = Field("onnx", alias="EMBEDDINGS_LOCAL_QUERY_BACKEND")
     # on/off (also true/false, 1/0): the vector cache in SEMSEARCH_DATA_DIR.
     embeddings_cache: bool = Field(True, alias="EMBEDDINGS_CACHE")
+
+    # The reranker (a cross-encoder over the first passages of each search; embeddings.rerank).
+    rerank_provider: str = Field("", alias="RERANK_PROVIDER")
+    rerank_model: str = Field("", alias="RERANK_MODEL")
+    rerank_endpoint: str = Field("", alias="RERANK_ENDPOINT")
+    # Overrides HF_TOKEN for the reranker (a Cohere or Jina key, a separate endpoint's token).
+    rerank_token: SecretStr = Field(SecretStr(""), alias="RERANK_TOKEN")
+    rerank_top_n: int = Field(DEFAULT_TOP_N, alias="RERANK_TOP_N", ge=1, le=200)
+    rerank_timeout_s: float = Field(10.0, alias="RERANK_TIMEOUT_S", gt=0)
 
     # The text-generation node (answers with citations); generation.settings has the rules.
     generation_provider: str = Field("", alias="GENERATION_PROVIDER")
@@ -147,6 +157,18 @@ class Settings(BaseSettings):
             read_timeout_s=self.generation_read_timeout_s,
             first_token_timeout_s=self.generation_first_token_timeout_s,
             total_timeout_s=self.generation_total_timeout_s,
+        )
+
+    def rerank(self) -> RerankSettings:
+        own_token = self.rerank_token.get_secret_value().strip()
+        return RerankSettings(
+            provider=self.rerank_provider,
+            model=self.rerank_model.strip(),
+            endpoint=self.rerank_endpoint.strip(),
+            token=self.rerank_token if own_token else self.hf_token,
+            token_setting="RERANK_TOKEN" if own_token else "HF_TOKEN",
+            top_n=self.rerank_top_n,
+            timeout_s=self.rerank_timeout_s,
         )
 
     def chunking(self) -> ChunkingSettings:

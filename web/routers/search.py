@@ -92,6 +92,11 @@ class SearchParams(BaseModel):
     diversity_lambda: float = Field(
         DEFAULT_LAMBDA, ge=0, le=1, description="MMR: 1 keeps the ranking, 0 only avoids repeats"
     )
+    rerank: bool = Field(
+        True,
+        description="Rerank the first passages with the configured reranker (RERANK_PROVIDER); "
+        "false skips it for this search",
+    )
     doc_id: str | None = Field(None, max_length=200, description="Search only this document")
     tags: list[Tag] = Field(
         default_factory=list, max_length=MAX_FILTER_VALUES, description=TAGS_HELP
@@ -138,6 +143,7 @@ class SearchParams(BaseModel):
             score_threshold=self.score_threshold,
             diversify=self.diversify,
             diversity_lambda=self.diversity_lambda,
+            rerank=self.rerank,
         )
 
 

@@ -1,5 +1,5 @@
-"""Health, the active embeddings and text-generation configurations (`/settings`) and their
-connection checks."""
+"""Health, the active embeddings, reranker and text-generation configurations (`/settings`) and
+their connection checks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from embeddings.check import ConnectionReport, check_connection
+from embeddings.check import ConnectionReport, RerankReport, check_connection, check_reranker
 from generation.check import GenerationReport
 from generation.check import check_connection as check_generation
 from inference.redact import redact_url
@@ -20,12 +20,13 @@ from web.deps import (
     EmbeddingsInUseDep,
     GenerationDep,
     JobsDep,
+    RerankDep,
     SettingsDep,
     caller_has_api_key,
     require_api_key,
 )
 from web.login import require_csrf
-from web.services import EmbeddingsInUse, GenerationInUse
+from web.services import EmbeddingsInUse, GenerationInUse, RerankInUse
 from web.settings import Settings
 from web.templating import templates
 
@@ -98,6 +99,39 @@ def embeddings_config(
     )
 
 
+class RerankConfig(BaseModel):
+    """The reranker's configuration as users may see it: the token only as set or not."""
+
+    provider: str
+    reason: str
+    model: str
+    endpoint: str
+    token: str
+    token_setting: str
+    top_n: int
+    timeout_s: float
+    error: str | None
+
+
+def rerank_config(settings: Settings, in_use: RerankInUse) -> RerankConfig:
+    configured = settings.rerank()
+    return RerankConfig(
+        provider=in_use.provider,
+        reason=in_use.reason,
+        model=configured.model,
+        endpoint=redact_url(configured.endpoint),
+        token=mask(configured.token.get_secret_value()),
+        token_setting=configured.token_setting,
+        top_n=configured.top_n,
+        timeout_s=configured.timeout_s,
+        error=in_use.setup.error,
+    )
+
+
+def _check_rerank(settings: Settings, in_use: RerankInUse) -> RerankReport:
+    return check_reranker(in_use.setup.reranker, settings.rerank(), not_open=in_use.setup.error)
+
+
 class GenerationConfig(BaseModel):
     """The text-generation configuration as users may see it: the token only as set or not."""
 
@@ -157,6 +191,16 @@ def embeddings_check(settings: SettingsDep, embedder: EmbedderDep) -> Connection
     return check_connection(embedder, settings.embeddings())
 
 
+@api.get("/settings/rerank", response_model=RerankConfig, dependencies=[Depends(require_api_key)])
+def get_rerank_config(settings: SettingsDep, rerank: RerankDep) -> RerankConfig:
+    return rerank_config(settings, rerank)
+
+
+@api.post("/rerank/check", response_model=RerankReport, dependencies=[Depends(require_api_key)])
+def rerank_check(settings: SettingsDep, rerank: RerankDep) -> RerankReport:
+    return _check_rerank(settings, rerank)
+
+
 @api.get(
     "/settings/generation", response_model=GenerationConfig, dependencies=[Depends(require_api_key)]
 )
@@ -175,6 +219,7 @@ def _settings_context(
     settings: Settings,
     in_use: EmbeddingsInUse,
     generation: GenerationInUse,
+    rerank: RerankInUse,
     catalog: DocumentCatalog,
 ) -> dict[str, Any]:
     """The page's statistics come from the store's document points, the single source of truth."""
@@ -182,8 +227,10 @@ def _settings_context(
     return {
         "config": embeddings_config(settings, in_use, stats.dimension),
         "generation": generation_config(settings, generation),
+        "rerank": rerank_config(settings, rerank),
         "check": None,
         "generation_check": None,
+        "rerank_check": None,
         "engine": stats.engine,
         "collection": settings.collection,
         "documents": stats.documents,
@@ -201,9 +248,10 @@ def settings_page(
     settings: SettingsDep,
     in_use: EmbeddingsInUseDep,
     generation: GenerationDep,
+    rerank: RerankDep,
     catalog: CatalogDep,
 ) -> HTMLResponse:
-    context = _settings_context(settings, in_use, generation, catalog)
+    context = _settings_context(settings, in_use, generation, rerank, catalog)
     return templates.TemplateResponse(request, "settings.html", context)
 
 
@@ -213,10 +261,11 @@ def settings_check(
     settings: SettingsDep,
     in_use: EmbeddingsInUseDep,
     generation: GenerationDep,
+    rerank: RerankDep,
     catalog: CatalogDep,
     embedder: EmbedderDep,
 ) -> HTMLResponse:
-    context = _settings_context(settings, in_use, generation, catalog)
+    context = _settings_context(settings, in_use, generation, rerank, catalog)
     context["check"] = check_connection(embedder, settings.embeddings())
     return templates.TemplateResponse(request, "settings.html", context)
 
@@ -229,8 +278,25 @@ def settings_generation_check(
     settings: SettingsDep,
     in_use: EmbeddingsInUseDep,
     generation: GenerationDep,
+    rerank: RerankDep,
     catalog: CatalogDep,
 ) -> HTMLResponse:
-    context = _settings_context(settings, in_use, generation, catalog)
+    context = _settings_context(settings, in_use, generation, rerank, catalog)
     context["generation_check"] = _check_generation(settings, generation)
+    return templates.TemplateResponse(request, "settings.html", context)
+
+
+@pages.post(
+    "/settings/rerank-check", response_class=HTMLResponse, dependencies=[Depends(require_csrf)]
+)
+def settings_rerank_check(
+    request: Request,
+    settings: SettingsDep,
+    in_use: EmbeddingsInUseDep,
+    generation: GenerationDep,
+    rerank: RerankDep,
+    catalog: CatalogDep,
+) -> HTMLResponse:
+    context = _settings_context(settings, in_use, generation, rerank, catalog)
+    context["rerank_check"] = _check_rerank(settings, rerank)
     return templates.TemplateResponse(request, "settings.html", context)
