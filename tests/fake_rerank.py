@@ -24,6 +24,7 @@ the next successful answer's body (a malformed one); ``token``, when set, must b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -193,7 +194,9 @@ class FakeRerankServer(LoopbackServer):
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                # The client may have given up waiting (a timeout under test).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)
 
         return Handler
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 
 from tests.apphelpers import TRACEMONKEY, TRACEMONKEY_PAGE, TRACEMONKEY_PHRASE
+from tests.fake_rerank import FakeRerankServer
 
 pytestmark = pytest.mark.slow
 
 SEMSEARCH = Path(sys.executable).parent / "semsearch"
 
 
-def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(data_dir: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "SEMSEARCH_DATA_DIR": str(data_dir),
@@ -26,6 +27,9 @@ def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     }
     for name in ("HF_TOKEN", "EMBEDDINGS_ENDPOINT", "EMBEDDINGS_PROVIDER", "QDRANT_URL"):
         env.pop(name, None)
+    for name in [name for name in env if name.startswith("RERANK_")]:
+        env.pop(name)
+    env.update(extra_env)
     return subprocess.run(
         [str(SEMSEARCH), *args], env=env, capture_output=True, text=True, timeout=300, check=False
     )
@@ -47,7 +51,16 @@ def test_ingest_search_list_delete(tmp_path: Path, eval_pdfs: Path) -> None:
     searched = run(data, "search", TRACEMONKEY_PHRASE, "--json", "--flat", "-k", "3")
     assert searched.returncode == 0, searched.stderr
     body = json.loads(searched.stdout)
-    assert set(body) == {"query", "mode", "took_ms", "results"}
+    assert set(body) == {
+        "query",
+        "mode",
+        "took_ms",
+        "results",
+        "reranked",
+        "rerank_error",
+        "rerank_ms",
+    }
+    assert body["reranked"] is False and body["rerank_error"] is None  # none configured
     assert [hit["filename"] for hit in body["results"]] == [TRACEMONKEY] * 3
     assert TRACEMONKEY_PAGE in [hit["page"] for hit in body["results"]]
 
@@ -89,3 +102,20 @@ def test_a_second_process_on_the_same_folder_gets_a_clear_message(tmp_path: Path
     assert result.returncode == 2
     assert "another semsearch process" in result.stderr
     assert "WouldBlock" not in result.stderr
+
+
+def test_embeddings_check_tests_the_reranker_too(tmp_path: Path) -> None:
+    with FakeRerankServer() as tei:
+        endpoint = f"{tei.url}/rerank"
+        checked = run(tmp_path / "data", "embeddings", "check", RERANK_ENDPOINT=endpoint)
+        assert checked.returncode == 0, checked.stderr
+        assert "ok: local" in checked.stdout
+        assert "ok: reranker endpoint (RERANK_ENDPOINT is set)" in checked.stdout
+        assert len(tei.requests) == 1
+        tei.model_type = "embedding"
+        failed = run(tmp_path / "data", "embeddings", "check", "--json", RERANK_ENDPOINT=endpoint)
+    assert failed.returncode == 1
+    body = json.loads(failed.stdout)
+    assert body["ok"] is True, "the embeddings part still works"
+    assert body["rerank"]["ok"] is False
+    assert "not a re-ranker" in body["rerank"]["error"]
