@@ -14,7 +14,9 @@ those two lists in Python, as Qdrant would fuse its prefetches:
 - ``dbsf``: Qdrant's distribution-based score fusion: each list's scores mapped from
   [mean - 3sd, mean + 3sd] to [0, 1], then summed; ``dbsf w=…`` weights the halves;
 - ``minmax a=A``: each list min-max normalised, ``A·dense + (1 - A)·keyword`` (the convex
-  combination txtai tunes); a point missing from a list scores 0 there.
+  combination txtai tunes); a point missing from a list scores 0 there;
+- ``sum …``: txtai's default score sum without its index statistic (``score_sum``): the
+  cosine and BM25 over its list's top, nothing subtracted.
 
 Documents (the corpora's P@10, grouped) take the best of their passages (``max``), or the sum
 of their best two (``top2``). Pages (the questions) are read at their first passage. Paired
@@ -90,6 +92,29 @@ def normalised(kind: str, dense_weight: float = 1.0, keyword_weight: float = 1.0
     return fuse
 
 
+def score_sum(dense_share: float, scale_dense: bool) -> Fuse:
+    """What txtai's default hybrid does, without its index statistic: ``a·cosine + (1 - a)·
+    bm25 / top bm25`` (``scale_dense``: the cosine divided by the top cosine too). Unlike
+    min-max, nothing is subtracted, so a half's margin over zero is kept: a passage that one
+    half ranks first by far, and the other misses, still comes out near the top."""
+
+    def fuse(dense: list[Candidate], keyword: list[Candidate]) -> list[tuple[str, float, str]]:
+        groups = {point: group for point, _, group in dense + keyword}
+        scores: dict[str, float] = {}
+        top_dense = max((s for _, s, _ in dense), default=1.0) if scale_dense else 1.0
+        top_keyword = max((s for _, s, _ in keyword), default=1.0)
+        for weight, ranking, top in (
+            (dense_share, dense, top_dense),
+            (1 - dense_share, keyword, top_keyword),
+        ):
+            for point, score, _ in ranking:
+                value = max(0.0, score) / top if top > 0 else 0.0
+                scores[point] = scores.get(point, 0.0) + weight * value
+        return _ordered(scores, groups)
+
+    return fuse
+
+
 def _ordered(scores: dict[str, float], groups: dict[str, str]) -> list[tuple[str, float, str]]:
     return sorted(((p, s, groups[p]) for p, s in scores.items()), key=lambda c: -c[1])
 
@@ -124,6 +149,9 @@ def variants() -> dict[str, Fuse]:
         )
     for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
         found[f"minmax a={alpha}"] = normalised("minmax", alpha, 1 - alpha)
+    for alpha in (0.4, 0.5, 0.6):
+        found[f"sum cos+bm25/top a={alpha}"] = score_sum(alpha, scale_dense=False)
+        found[f"sum cos/top+bm25/top a={alpha}"] = score_sum(alpha, scale_dense=True)
     return found
 
 

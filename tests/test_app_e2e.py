@@ -45,7 +45,15 @@ def test_phrase_from_a_page_finds_that_page_through_the_api(
     response = client.get("/api/search", params={"q": TRACEMONKEY_PHRASE, "group": "false", "k": 3})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"query", "mode", "took_ms", "results"}
+    assert set(body) == {
+        "query",
+        "mode",
+        "took_ms",
+        "results",
+        "reranked",
+        "rerank_error",
+        "rerank_ms",
+    }
     assert body["mode"] == "hybrid"
     top3 = body["results"][:3]
     assert all(hit["doc_id"] == tracemonkey["doc_id"] for hit in top3)
