@@ -63,10 +63,7 @@ def check_connection(provider: EmbeddingProvider, settings: EmbeddingSettings) -
     except Exception as exc:  # a diagnostic must report, not crash the page
         error = f"{type(exc).__name__}: {exc}"
     took_ms = (time.perf_counter() - started) * 1000
-    if error and token:
-        error = error.replace(token, "***")
-    if error:
-        error = redact_urls_in(error, settings.endpoint.strip(), provider.model_id)
+    error = _shown(error, token, settings.endpoint.strip(), provider.model_id)
     return ConnectionReport(
         ok=error is None,
         provider=provider.name,
@@ -129,10 +126,7 @@ def check_reranker(
         except Exception as exc:  # a diagnostic must report, not crash the page
             error = f"{type(exc).__name__}: {exc}"
     took_ms = (time.perf_counter() - started) * 1000
-    if error and token:
-        error = error.replace(token, "***")
-    if error:
-        error = redact_urls_in(error, settings.endpoint.strip())
+    error = _shown(error, token, settings.endpoint.strip())
     return RerankReport(
         ok=error is None,
         provider=provider,
@@ -144,3 +138,12 @@ def check_reranker(
         error=error,
         token_set=bool(token),
     )
+
+
+def _shown(error: str | None, token: str, *urls: str) -> str | None:
+    """An error as a report may show it: no token, no password of a URL."""
+    if not error:
+        return error
+    if token:
+        error = error.replace(token, "***")
+    return redact_urls_in(error, *urls)

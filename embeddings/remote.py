@@ -37,7 +37,7 @@ from embeddings.errors import (
 )
 from embeddings.request import Sender, TooLarge, TooLong
 from embeddings.settings import EmbeddingSettings, require_http_url
-from embeddings.tei_info import TeiInfo, fetch_info, info_url
+from embeddings.tei_info import InfoOnce, TeiInfo, info_url
 from embeddings.wire import parse_vectors
 from inference.redact import redact_url, redact_urls_in
 from inference.retry import RetryPolicy
@@ -106,10 +106,7 @@ class RemoteProvider:
         self._probe_lock = threading.Lock()
         self._learned_batch: int | None = None
         self._truncate_learned = False
-        self._info_url = info_url
-        self._info: TeiInfo | None = None
-        self._info_answered = info_url is None
-        self._info_lock = threading.Lock()
+        self._info = InfoOnce(info_url)
 
     # -- the protocol -----------------------------------------------------------------------
 
@@ -149,14 +146,7 @@ class RemoteProvider:
 
     def server_info(self) -> TeiInfo | None:
         """TEI's ``/info``, asked once on first use (endpoint provider only); None otherwise."""
-        if self._info_answered or self._info_url is None:
-            return self._info
-        with self._info_lock:
-            if not self._info_answered:
-                self._info, self._info_answered = fetch_info(
-                    self._client, self._info_url, self._headers()
-                )
-        return self._info
+        return self._info.get(self._client, self._headers())
 
     def cache_namespace(self) -> dict[str, object]:
         """Everything that decides a document's vector here, for ``embeddings.cache``."""
@@ -186,8 +176,8 @@ class RemoteProvider:
         limits = [self.batch_size]
         if self._learned_batch:
             limits.append(self._learned_batch)
-        if self._info and self._info.max_client_batch_size:
-            limits.append(self._info.max_client_batch_size)
+        if (info := self._info.known) and info.max_client_batch_size:
+            limits.append(info.max_client_batch_size)
         return min(limits)
 
     def _embed_batch(self, texts: list[str]) -> list[Vector]:
@@ -263,7 +253,7 @@ class RemoteProvider:
             return False
         if self.truncate_up_front or self._truncate_learned:
             return True
-        info = self._info
+        info = self._info.known
         if info is None or info.auto_truncate or not info.max_input_length:
             return False
         return any(estimate_tokens(text) > info.max_input_length for text in texts)

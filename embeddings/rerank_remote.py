@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -45,7 +44,7 @@ from embeddings.errors import (
 from embeddings.request import Sender, TooLarge, TooLong
 from embeddings.rerank import RerankSettings
 from embeddings.settings import require_http_url
-from embeddings.tei_info import TeiInfo, fetch_info, info_url
+from embeddings.tei_info import InfoOnce, TeiInfo, info_url
 from inference.attempts import Refusal
 from inference.redact import redact_url, redact_urls_in
 from inference.retry import RetryPolicy
@@ -113,10 +112,7 @@ class EndpointReranker:
             final=self._refused_for_good,
         )
         self._learned_batch: int | None = None
-        self._info_url = None if self.cohere else info_url(url)
-        self._info: TeiInfo | None = None
-        self._info_answered = self._info_url is None
-        self._info_lock = threading.Lock()
+        self._info = InfoOnce(None if self.cohere else info_url(url))
 
     # -- the protocol -----------------------------------------------------------------------
 
@@ -158,14 +154,7 @@ class EndpointReranker:
 
     def server_info(self) -> TeiInfo | None:
         """TEI's ``/info``, asked once on first use (not of a /v1/rerank service)."""
-        if self._info_answered or self._info_url is None:
-            return self._info
-        with self._info_lock:
-            if not self._info_answered:
-                self._info, self._info_answered = fetch_info(
-                    self._client, self._info_url, self._headers()
-                )
-        return self._info
+        return self._info.get(self._client, self._headers())
 
     def __repr__(self) -> str:
         return f"EndpointReranker(model_id={self.model_id!r}, url={redact_url(self.url)!r})"
@@ -176,8 +165,8 @@ class EndpointReranker:
         limits = [self.batch_size]
         if self._learned_batch:
             limits.append(self._learned_batch)
-        if self._info and self._info.max_client_batch_size:
-            limits.append(self._info.max_client_batch_size)
+        if (info := self._info.known) and info.max_client_batch_size:
+            limits.append(info.max_client_batch_size)
         return min(limits)
 
     def _split_if_refused(self, query: str, texts: list[str], deadline: float) -> list[float]:

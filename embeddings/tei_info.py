@@ -18,6 +18,7 @@ Fields, from TEI's ``router/src/lib.rs`` (``struct Info``): ``model_id``, ``mode
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -108,3 +109,22 @@ def _positive_int(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
     return None
+
+
+class InfoOnce:
+    """A server's ``/info``, asked on first use and kept; asked again later only when the
+    server could not be reached at all. Shared by the threads of one provider."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self.known: TeiInfo | None = None
+        self._answered = url is None
+        self._lock = threading.Lock()
+
+    def get(self, client: httpx.Client, headers: dict[str, str]) -> TeiInfo | None:
+        if self._answered or self.url is None:
+            return self.known
+        with self._lock:
+            if not self._answered:
+                self.known, self._answered = fetch_info(client, self.url, headers)
+        return self.known

@@ -48,14 +48,20 @@ class Health(BaseModel):
     ingestion_paused: str | None = None
 
 
-class EmbeddingsConfig(BaseModel):
-    """The embeddings configuration as users may see it: the token only as set or not."""
+class NodeConfig(BaseModel):
+    """What every node's configuration shows: the provider and why, the model, the endpoint
+    (its password masked), and the token only as set or not."""
 
     provider: str
     reason: str
     model: str
     endpoint: str
     token: str
+
+
+class EmbeddingsConfig(NodeConfig):
+    """The embeddings configuration as users may see it."""
+
     dimension: int | None
     prompts: str
     cache: str
@@ -99,14 +105,9 @@ def embeddings_config(
     )
 
 
-class RerankConfig(BaseModel):
-    """The reranker's configuration as users may see it: the token only as set or not."""
+class RerankConfig(NodeConfig):
+    """The reranker's configuration as users may see it."""
 
-    provider: str
-    reason: str
-    model: str
-    endpoint: str
-    token: str
     token_setting: str
     top_n: int
     timeout_s: float
@@ -132,14 +133,9 @@ def _check_rerank(settings: Settings, in_use: RerankInUse) -> RerankReport:
     return check_reranker(in_use.setup.reranker, settings.rerank(), not_open=in_use.setup.error)
 
 
-class GenerationConfig(BaseModel):
-    """The text-generation configuration as users may see it: the token only as set or not."""
+class GenerationConfig(NodeConfig):
+    """The text-generation configuration as users may see it."""
 
-    provider: str
-    reason: str
-    model: str
-    endpoint: str
-    token: str
     token_setting: str
     max_tokens: int
     temperature: float
