@@ -5,8 +5,8 @@ for a server, used in CI: it receives exactly the calls a server would, so the s
 tests cover this module without a running Qdrant. It is not thread-safe, so in that mode every
 call holds a lock; a real server handles concurrent requests itself and gets no lock.
 
-Hybrid search is fused by Qdrant with ``models.RrfQuery(rrf=models.Rrf(k=61))``; the older
-``models.FusionQuery(fusion=models.Fusion.RRF)`` has no ``k`` and uses Qdrant's default of 2.
+Hybrid search runs its two halves as two queries and fuses them in Python
+(``search.fusion``, ``PlannedStore.query``), exactly as the embedded engine does.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from search.query_plan import (
 )
 from search.store import (
     DENSE_VECTOR,
-    RRF_K,
     SPARSE_VECTOR,
     CollectionInfo,
     PointRecord,
@@ -45,7 +44,6 @@ from search.store import (
 
 MEMORY_URL = ":memory:"
 _INDEXES = payload_indexes(models.PayloadSchemaType.KEYWORD, models.PayloadSchemaType.DATETIME)
-_RRF = models.RrfQuery(rrf=models.Rrf(k=RRF_K))
 # qdrant-client's own types for the shared filters and vectors.
 _CLIENT: Dialect[models.Condition, models.Filter, models.SparseVector] = Dialect(
     match=lambda key, value: models.FieldCondition(key=key, match=models.MatchValue(value=value)),
@@ -181,31 +179,28 @@ class ClientStore(PlannedStore):
     # -- internals ---------------------------------------------------------------------------
 
     def _search(self, plan: QueryPlan) -> list[ScoredHit]:
-        condition = _CLIENT.translate_optional(plan.filter)
-        if plan.fused:
-            prefetch = [
-                models.Prefetch(**_nearest(leg), limit=plan.prefetch_limit, filter=condition)
-                for leg in plan.legs
-            ]
-            arguments: dict[str, Any] = {"prefetch": prefetch, "query": _RRF}
-        else:
-            (leg,) = plan.legs
-            arguments = _nearest(leg)
+        return [
+            ScoredHit(id=str(p.id), score=p.score, payload=dict(p.payload or {}))
+            for p in self._points(plan, with_payload=True)
+        ]
+
+    def _ranked(self, plan: QueryPlan) -> list[tuple[str, float]]:
+        return [(str(p.id), p.score) for p in self._points(plan, with_payload=False)]
+
+    def _points(self, plan: QueryPlan, *, with_payload: bool) -> list[models.ScoredPoint]:
+        (leg,) = plan.legs
         with self._call():
             if not self._collection_exists():
                 return []
             response = self._client.query_points(
                 self._collection,
-                query_filter=condition,
+                query_filter=_CLIENT.translate_optional(plan.filter),
                 limit=plan.limit,
                 offset=plan.offset,
-                with_payload=True,
-                **arguments,
+                with_payload=with_payload,
+                **_nearest(leg),
             )
-        return [
-            ScoredHit(id=str(p.id), score=p.score, payload=dict(p.payload or {}))
-            for p in response.points
-        ]
+        return list(response.points)
 
     def _collection_exists(self) -> bool:
         if not self._exists:

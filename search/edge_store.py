@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -246,6 +246,19 @@ class EdgeStore(PlannedStore):
             ScoredHit(id=str(p.id), score=p.score, payload=dict(payloads.get(p.id) or {}))
             for p in hits
         ]
+
+    def _ranked(self, plan: QueryPlan) -> list[tuple[str, float]]:
+        request = edge_request(plan)
+        with self._lock:
+            self._check_open()
+            if self._shard is None:
+                return []
+            hits = self._shard.query(request)
+        return [(str(p.id), p.score) for p in hits]
+
+    def _reading(self) -> AbstractContextManager[Any]:
+        """The shard's lock: no write falls between a fused query's legs and its payloads."""
+        return self._lock
 
     def _payloads_of(self, points: Sequence[qe.Record | qe.ScoredPoint]) -> dict[Any, Any]:
         """The payloads of these points by Edge id (the caller holds the lock)."""

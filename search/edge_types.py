@@ -6,15 +6,12 @@ are pure functions of values.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import qdrant_edge as qe
 
 from search.query_plan import Dialect, Nearest, QueryPlan, point_record
-from search.store import RRF_K, PointRecord, StoredPoint
-
-# The stub types Fusion.Rrf as a class nested in Fusion rather than a Fusion, hence the cast.
-_RRF = cast(qe.Fusion, qe.Fusion.Rrf(k=RRF_K))
+from search.store import PointRecord, StoredPoint
 
 
 def _match(key: str, value: str | int | bool) -> qe.ConditionType:
@@ -40,27 +37,14 @@ EDGE: Dialect[qe.ConditionType, qe.Filter, qe.NamedVector] = Dialect(
 
 
 def edge_request(plan: QueryPlan) -> qe.QueryRequest:
-    """The plan as one request, without payloads (``EdgeStore._search`` fetches them apart)."""
-    condition = EDGE.translate_optional(plan.filter)
-    if not plan.fused:
-        (leg,) = plan.legs
-        return qe.QueryRequest(
-            limit=plan.limit,
-            offset=plan.offset,
-            query=_nearest(leg),
-            filter=condition,
-            with_payload=False,
-        )
-    prefetches = [
-        qe.Prefetch(limit=plan.prefetch_limit, query=_nearest(leg), filter=condition)
-        for leg in plan.legs
-    ]
+    """An unfused plan as one request, without payloads (``EdgeStore`` fetches them apart);
+    fused plans run leg by leg (``PlannedStore.query``)."""
+    (leg,) = plan.legs
     return qe.QueryRequest(
         limit=plan.limit,
         offset=plan.offset,
-        prefetches=prefetches,
-        query=_RRF,
-        filter=condition,
+        query=_nearest(leg),
+        filter=EDGE.translate_optional(plan.filter),
         with_payload=False,
     )
 

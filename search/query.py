@@ -19,8 +19,9 @@ asked the store for 26,400 passages, made 8,758 snippets and took 42 s; now 2,00
 
 - ``dense``: cosine similarity, -1 to 1 (related passages of a sentence model: about 0.3 up);
 - ``keyword``: BM25, 0 up, unbounded (grows with rare terms and with their count in the query);
-- ``hybrid``: the RRF sum over the two rankings, ``1/(61 + rank)`` per ranking the passage is
-  in: at most about 0.033 (first in both), about 0.016 for a passage first in only one.
+- ``hybrid``: ``0.6 · cosine + 0.4 · BM25 / the query's best BM25`` (``search.fusion``): at
+  most 1, and a passage only one half found gets only that half's share (the best keyword
+  match alone: 0.4).
 
 A threshold is therefore only meaningful together with the mode it was chosen for.
 """

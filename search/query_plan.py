@@ -10,17 +10,20 @@ means is one change, which the contract tests then check on both.
 
 ``PlannedStore`` is the part of the ``VectorStore`` contract written in these terms: ``query``,
 ``recommend`` and the collection point (see ``search.points``), on top of an engine's
-``retrieve``, ``upsert`` and ``_search``.
+``retrieve``, ``upsert``, ``_search`` and ``_ranked``. A hybrid plan runs each of its legs as a
+query of its own and fuses them here (``search.fusion``), the same way for both engines.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from search.errors import ModelMismatchError
+from search.fusion import fuse
 from search.points import (
     COLLECTION_POINT_ID,
     DATETIME_INDEXES,
@@ -134,9 +137,9 @@ class Nearest:
 
 @dataclass(frozen=True)
 class QueryPlan:
-    """One query. Unfused, it is the nearest points to its one leg; fused, every leg is
-    prefetched (``prefetch_limit`` candidates each, under the same filter) and the candidates
-    are fused in Qdrant with RRF (``search.store.RRF_K``)."""
+    """One query. Unfused, it is the nearest points to its one leg; fused, every leg is queried
+    on its own (``prefetch_limit`` candidates each, under the same filter) and the candidates
+    are fused by ``search.fusion`` (``PlannedStore.query``)."""
 
     legs: tuple[Nearest, ...]
     fused: bool
@@ -147,6 +150,10 @@ class QueryPlan:
     @property
     def prefetch_limit(self) -> int:
         return max(self.limit + self.offset, PREFETCH_FLOOR)
+
+    def leg_plans(self) -> list[QueryPlan]:
+        """A fused plan's legs, each as an unfused plan of ``prefetch_limit`` candidates."""
+        return [QueryPlan((leg,), False, self.prefetch_limit, 0, self.filter) for leg in self.legs]
 
 
 def plan_query(
@@ -292,7 +299,15 @@ class PlannedStore(ABC):
 
     @abstractmethod
     def _search(self, plan: QueryPlan) -> list[ScoredHit]:
-        """Run the plan, with the hits' payloads."""
+        """Run an unfused plan, with the hits' payloads."""
+
+    @abstractmethod
+    def _ranked(self, plan: QueryPlan) -> list[tuple[str, float]]:
+        """Run an unfused plan: the hits' ids and scores, no payloads."""
+
+    def _reading(self) -> AbstractContextManager[Any]:
+        """Held across the calls of one fused query (an engine with a lock returns it)."""
+        return nullcontext()
 
     @abstractmethod
     def _mismatch_message(self, stored: CollectionInfo, configured: CollectionInfo) -> str:
@@ -312,7 +327,22 @@ class PlannedStore(ABC):
         plan = plan_query(
             mode=mode, dense=dense, sparse=sparse, limit=limit, offset=offset, where=where
         )
-        return self._search(plan) if plan is not None else []
+        if plan is None:
+            return []
+        return self._fused(plan) if plan.fused else self._search(plan)
+
+    def _fused(self, plan: QueryPlan) -> list[ScoredHit]:
+        """Each leg's candidates, fused (``search.fusion``); payloads for the page only."""
+        with self._reading():
+            ranked = [self._ranked(leg) for leg in plan.leg_plans()]
+            dense, keyword = ranked[0], ranked[1] if len(ranked) > 1 else []
+            page = fuse(dense, keyword)[plan.offset : plan.offset + plan.limit]
+            payloads = {r.id: r.payload for r in self.retrieve([point for point, _ in page])}
+        return [
+            ScoredHit(id=point, score=score, payload=dict(payloads[point]))
+            for point, score in page
+            if point in payloads
+        ]
 
     def recommend(
         self, point_id: str, *, limit: int, where: Where | None = None

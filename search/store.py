@@ -21,8 +21,6 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
-# The RRF constant: Qdrant's k=61 is the paper's usual 60 (Qdrant's default is 2).
-RRF_K = 61
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
 # A filter is a conjunction of matches on payload fields: {"doc_id": "...", "page": 3}.
@@ -133,7 +131,7 @@ class VectorStore(Protocol):
         offset: int = 0,
         where: Where | None = None,
     ) -> list[ScoredHit]:
-        """Dense, keyword (BM25) or hybrid (both prefetched, fused with RRF k=61 in Qdrant)."""
+        """Dense, keyword (BM25) or hybrid (both halves queried, fused by ``search.fusion``)."""
         ...
 
     def recommend(

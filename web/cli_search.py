@@ -53,7 +53,7 @@ def search(
         typer.Option(
             "--min-score",
             help="Drop hits scoring below this, on the mode's scale: dense cosine (-1..1), "
-            "keyword BM25 (0 up), hybrid RRF (at most about 0.033)",
+            "keyword BM25 (0 up), hybrid 0.6·cosine + 0.4·BM25/best BM25 (at most 1)",
         ),
     ] = None,
     file_type: Annotated[

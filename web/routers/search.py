@@ -58,7 +58,7 @@ ASK_FROM_ELSEWHERE = (
 )
 THRESHOLD_HELP = (
     "Drop hits scoring below this, on the mode's scale: dense cosine (-1..1), keyword BM25 "
-    "(0 up), hybrid RRF (at most about 0.033)"
+    "(0 up), hybrid 0.6·cosine + 0.4·BM25/best BM25 (at most 1)"
 )
 
 
