@@ -4,7 +4,8 @@ Each pick maximises ``lam * relevance - (1 - lam) * redundancy``, where relevanc
 score min-max scaled to 0..1 over the candidates (so it works on every mode's scale: cosine,
 BM25 or the hybrid sum, or the reranker's), and redundancy is the highest cosine between the
 hit's stored dense vector and those of the hits already picked. ``lam=1`` keeps the ranking;
-``lam=0`` only avoids repeats. Hits keep their own scores; only their order (and which are kept) changes.
+``lam=0`` only avoids repeats. Hits keep their own scores; only their order (and which are
+kept) changes.
 """
 
 from __future__ import annotations
