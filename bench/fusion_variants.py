@@ -26,7 +26,8 @@ of their best two (``top2``). Pages (the questions) are read at their first pass
         [--cache ~/.cache/semsearch-bench]
 
 The candidate lists are kept in ``--cache`` (named by the benchmark and its sizes), so that a
-second run only fuses.
+second run only fuses. The product's own hybrid run is kept with them: after a change to the
+product's fusion (``search.fusion``), give a fresh ``--cache`` for its row to be rerun.
 """
 
 from __future__ import annotations
