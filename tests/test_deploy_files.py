@@ -23,7 +23,7 @@ def setting_names() -> set[str]:
 
 def test_compose_runs_app_qdrant_and_tei() -> None:
     services = compose()["services"]
-    assert set(services) == {"app", "qdrant", "tei"}
+    assert set(services) == {"app", "qdrant", "tei", "tei-rerank"}
     assert services["qdrant"]["image"].startswith("qdrant/qdrant")
     assert "text-embeddings-inference" in services["tei"]["image"]
     assert services["app"]["build"] == "."
@@ -48,6 +48,19 @@ def test_app_reaches_qdrant_and_tei_by_service_name_and_port() -> None:
     assert command[command.index("--port") + 1] == str(tei.port)
     assert tei.path == "/embed"
     assert environment["EMBEDDINGS_PROVIDER"] == "endpoint"
+
+
+def test_the_reranker_is_optional_and_reachable_when_started() -> None:
+    services = compose()["services"]
+    rerank = services["tei-rerank"]
+    assert rerank["profiles"] == ["rerank"], "started only with --profile rerank"
+    assert "text-embeddings-inference" in rerank["image"]
+    assert "tei-rerank" not in services["app"]["depends_on"]
+    assert services["app"]["environment"]["RERANK_ENDPOINT"] == "${RERANK_ENDPOINT:-}"
+    command = rerank["command"]
+    assert command[command.index("--port") + 1] == "80"
+    header = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "RERANK_ENDPOINT=http://tei-rerank:80/rerank" in header
 
 
 def test_volumes_are_declared_and_mounted_where_data_lives() -> None:
