@@ -3,7 +3,7 @@ their connection checks."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -13,7 +13,6 @@ from embeddings.check import ConnectionReport, RerankReport, check_connection, c
 from generation.check import GenerationReport
 from generation.check import check_connection as check_generation
 from inference.redact import redact_url
-from search.catalog import DocumentCatalog
 from web.deps import (
     CatalogDep,
     EmbedderDep,
@@ -211,14 +210,15 @@ def generation_check(settings: SettingsDep, generation: GenerationDep) -> Genera
     return _check_generation(settings, generation)
 
 
-def _settings_context(
-    settings: Settings,
-    in_use: EmbeddingsInUse,
-    generation: GenerationInUse,
-    rerank: RerankInUse,
-    catalog: DocumentCatalog,
+def settings_context(
+    settings: SettingsDep,
+    in_use: EmbeddingsInUseDep,
+    generation: GenerationDep,
+    rerank: RerankDep,
+    catalog: CatalogDep,
 ) -> dict[str, Any]:
-    """The page's statistics come from the store's document points, the single source of truth."""
+    """The settings page's context, before any check. Its statistics come from the store's
+    document points, the single source of truth."""
     stats = catalog.stats()
     return {
         "config": embeddings_config(settings, in_use, stats.dimension),
@@ -238,30 +238,18 @@ def _settings_context(
     }
 
 
+SettingsPage = Annotated[dict[str, Any], Depends(settings_context)]
+
+
 @pages.get("/settings", response_class=HTMLResponse)
-def settings_page(
-    request: Request,
-    settings: SettingsDep,
-    in_use: EmbeddingsInUseDep,
-    generation: GenerationDep,
-    rerank: RerankDep,
-    catalog: CatalogDep,
-) -> HTMLResponse:
-    context = _settings_context(settings, in_use, generation, rerank, catalog)
+def settings_page(request: Request, context: SettingsPage) -> HTMLResponse:
     return templates.TemplateResponse(request, "settings.html", context)
 
 
 @pages.post("/settings/check", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
 def settings_check(
-    request: Request,
-    settings: SettingsDep,
-    in_use: EmbeddingsInUseDep,
-    generation: GenerationDep,
-    rerank: RerankDep,
-    catalog: CatalogDep,
-    embedder: EmbedderDep,
+    request: Request, context: SettingsPage, settings: SettingsDep, embedder: EmbedderDep
 ) -> HTMLResponse:
-    context = _settings_context(settings, in_use, generation, rerank, catalog)
     context["check"] = check_connection(embedder, settings.embeddings())
     return templates.TemplateResponse(request, "settings.html", context)
 
@@ -270,14 +258,8 @@ def settings_check(
     "/settings/generation-check", response_class=HTMLResponse, dependencies=[Depends(require_csrf)]
 )
 def settings_generation_check(
-    request: Request,
-    settings: SettingsDep,
-    in_use: EmbeddingsInUseDep,
-    generation: GenerationDep,
-    rerank: RerankDep,
-    catalog: CatalogDep,
+    request: Request, context: SettingsPage, settings: SettingsDep, generation: GenerationDep
 ) -> HTMLResponse:
-    context = _settings_context(settings, in_use, generation, rerank, catalog)
     context["generation_check"] = _check_generation(settings, generation)
     return templates.TemplateResponse(request, "settings.html", context)
 
@@ -286,13 +268,7 @@ def settings_generation_check(
     "/settings/rerank-check", response_class=HTMLResponse, dependencies=[Depends(require_csrf)]
 )
 def settings_rerank_check(
-    request: Request,
-    settings: SettingsDep,
-    in_use: EmbeddingsInUseDep,
-    generation: GenerationDep,
-    rerank: RerankDep,
-    catalog: CatalogDep,
+    request: Request, context: SettingsPage, settings: SettingsDep, rerank: RerankDep
 ) -> HTMLResponse:
-    context = _settings_context(settings, in_use, generation, rerank, catalog)
     context["rerank_check"] = _check_rerank(settings, rerank)
     return templates.TemplateResponse(request, "settings.html", context)
