@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from embeddings.base import EmbeddingProvider
 from ingest.models import SourceFile
+from tests.fake_chat import FakeChat
 from tests.fake_rerank import FakeRerankServer
 from web.app import create_app
 from web.services import open_services
@@ -208,3 +209,33 @@ def test_without_a_reranker_nothing_changes(
         assert body["rerank_ms"] is None
         assert client.get("/api/settings/rerank").json()["provider"] == "none"
         assert client.post("/api/rerank/check").json()["ok"] is True
+
+
+def test_answers_say_whether_their_sources_were_reranked(
+    tmp_path: Path, local_provider: EmbeddingProvider, tei: FakeRerankServer
+) -> None:
+    token, model = "hf_rerankANSWER0123456789", "meta-llama/Llama-3.1-8B-Instruct"
+    with FakeChat(token=token, known_models={model}) as chat:
+        for client in build_client(
+            tmp_path,
+            local_provider,
+            RERANK_ENDPOINT=f"{tei.url}/rerank",
+            RERANK_TIMEOUT_S=1,
+            HF_TOKEN=token,
+            EMBEDDINGS_PROVIDER="local",
+            GENERATION_MODEL=model,
+            HF_ROUTER_URL=chat.url,
+        ):
+            whole = client.post("/api/answer", json={"q": QUERY}).json()
+            assert whole["status"] == "answered"
+            assert whole["reranked"] is True and whole["rerank_error"] is None
+            tei.fail_next(400, {"error": "bad pairs", "error_type": "Validation"})
+            failed = client.post("/api/answer", json={"q": QUERY}).json()
+            assert failed["status"] == "answered", "the answer does not fail with the reranker"
+            assert failed["reranked"] is False
+            assert "bad pairs" in failed["rerank_error"]
+            tei.fail_next(400, {"error": "bad pairs", "error_type": "Validation"})
+            streamed = client.post("/api/answer", json={"q": QUERY, "stream": True})
+            first = next(line for line in streamed.text.splitlines() if line.startswith("data: "))
+            assert '"reranked":false' in first.replace(" ", "")
+            assert "bad pairs" in first

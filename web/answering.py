@@ -1,7 +1,8 @@
 """Answering a question from the collection: the part the API and the CLI share.
 
 ``sources_for`` runs the product's own search (grouped) and turns its hits into numbered
-``generation.answer.Source`` values within the context budget; ``answer_whole`` and
+``generation.answer.Source`` values within the context budget, with whether that search was
+reranked (``Retrieved``: an answer says it, as a search does); ``answer_whole`` and
 ``answer_stream`` ask the model and check its citations (``generation.answer``), the first for
 one JSON answer, the second emitting ``sources``, ``delta``, ``done`` or ``error`` events as
 they come. With no source the model is not called. ``answer_for_page`` is the whole answer the
@@ -65,6 +66,23 @@ class AnswerResponse(BaseModel):
     model: str | None
     timings: dict[str, float]
     usage: dict[str, int | None] = Field(default_factory=dict)
+    reranked: bool = Field(False, description="The sources were found in the reranker's order")
+    rerank_error: str | None = Field(
+        None, description="Why the configured reranker did not rerank the search for sources"
+    )
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """An answer's sources, and whether the search that found them was reranked (a reranker
+    that failed is said in the answer too, never passed over)."""
+
+    sources: list[Source]
+    reranked: bool = False
+    rerank_error: str | None = None
+
+    def said(self) -> dict[str, Any]:
+        return {"reranked": self.reranked, "rerank_error": self.rerank_error}
 
 
 def chat_client(generation: GenerationInUse) -> ChatClient:
@@ -76,12 +94,13 @@ def chat_client(generation: GenerationInUse) -> ChatClient:
     raise GenerationOffError(generation.reason, setting="GENERATION_PROVIDER")
 
 
-def sources_for(search: SearchService, request: SearchRequest, client: ChatClient) -> list[Source]:
+def sources_for(search: SearchService, request: SearchRequest, client: ChatClient) -> Retrieved:
     """The numbered sources of ``request``, searched grouped from the first page whatever the
     request's paging, within the client's ``GENERATION_CONTEXT_TOKENS``."""
-    grouped = replace(request, group=True, offset=0)
+    found = search.search(replace(request, group=True, offset=0))
     budget = client.settings.context_tokens
-    return within_budget(sources_of(search.search(grouped)), budget, estimate_tokens)
+    sources = within_budget(sources_of(found), budget, estimate_tokens)
+    return Retrieved(sources, found.reranked, found.rerank_error)
 
 
 def sources_of(found: SearchResponse) -> list[Source]:
@@ -99,8 +118,9 @@ def sources_of(found: SearchResponse) -> list[Source]:
 
 
 def answer_whole(
-    client: ChatClient, question: str, sources: list[Source], timings: dict[str, float]
+    client: ChatClient, question: str, retrieved: Retrieved, timings: dict[str, float]
 ) -> AnswerResponse:
+    sources = retrieved.sources
     if not sources:
         return AnswerResponse(
             status="no_sources",
@@ -109,6 +129,7 @@ def answer_whole(
             sources=[],
             model=None,
             timings=timings,
+            **retrieved.said(),
         )
     started = time.perf_counter()
     completion = client.complete(messages(question, sources))
@@ -123,18 +144,20 @@ def answer_whole(
         model=completion.finished.model or client.model,
         timings=timings,
         usage={"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+        **retrieved.said(),
     )
 
 
 def answer_stream(
     client: ChatClient,
     question: str,
-    sources: list[Source],
+    retrieved: Retrieved,
     timings: dict[str, float],
     emit: Emit,
     stopped: Callable[[], bool],
 ) -> None:
-    emit("sources", {"sources": [_out(s).model_dump() for s in sources]})
+    sources = retrieved.sources
+    emit("sources", {"sources": [_out(s).model_dump() for s in sources], **retrieved.said()})
     if not sources:
         emit("delta", {"text": NO_SOURCES_ANSWER})
         emit("done", {"status": "no_sources", "citations": [], "model": None, "usage": {}})
@@ -199,9 +222,9 @@ def answer_for_page(
     started = time.perf_counter()
     try:
         client = chat_client(generation)
-        sources = sources_for(search, request, client)
+        retrieved = sources_for(search, request, client)
         timings = {"retrieval_ms": ms_since(started)}
-        result = answer_whole(client, request.query, sources, timings)
+        result = answer_whole(client, request.query, retrieved, timings)
     except GenerationError as error:
         return PageAnswer(error=error.message, status=domain_error_status(error)[0])
     return PageAnswer(result, cited_parts(result.answer))

@@ -57,10 +57,11 @@ def ask(
         with open_services(Settings()) as services:
             client = chat_client(services.generation)
             started = time.perf_counter()
-            sources = sources_for(services.search, request, client)
+            retrieved = sources_for(services.search, request, client)
+            sources = retrieved.sources
             timings = {"retrieval_ms": ms_since(started)}
             if as_json:
-                result = answer_whole(client, question, sources, timings)
+                result = answer_whole(client, question, retrieved, timings)
                 sys.stdout.write(result.model_dump_json(indent=2) + "\n")
                 return
             events: list[tuple[str, Any]] = []
@@ -71,7 +72,11 @@ def ask(
                     sys.stdout.write(data["text"])
                     sys.stdout.flush()
 
-            answer_stream(client, question, sources, timings, emit, lambda: False)
+            if retrieved.rerank_error:
+                err.print(
+                    f"sources not reranked: {retrieved.rerank_error}", highlight=False, markup=False
+                )
+            answer_stream(client, question, retrieved, timings, emit, lambda: False)
     except SemsearchError as error:
         raise _fail(error.message) from None
     sys.stdout.write("\n")

@@ -76,21 +76,21 @@ def answer(
     started = time.perf_counter()
     client = chat_client(generation)
     asked = body.model_copy(update={"score_threshold": body.min_score})
-    sources = sources_for(search, asked.to_request(body.metadata, body.meta), client)
+    retrieved = sources_for(search, asked.to_request(body.metadata, body.meta), client)
     timings = {"retrieval_ms": ms_since(started)}
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if wants_stream:
         return StreamingResponse(
             stream_events(
                 lambda emit, stopped: answer_stream(
-                    client, body.q, sources, timings, emit, stopped
+                    client, body.q, retrieved, timings, emit, stopped
                 ),
                 on_crash=_error_event,
             ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
-    result = answer_whole(client, body.q, sources, timings)
+    result = answer_whole(client, body.q, retrieved, timings)
     return Response(result.model_dump_json(), media_type="application/json")
 
 
