@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from search.errors import ModelMismatchError, SearchError, StoreUnavailableError
+from search.fusion import DENSE_SHARE
 from search.points import COLLECTION_POINT_ID, chunk_point_id, document_point_id
 from search.store import CollectionInfo, SearchMode, VectorStore
 from tests.store_support import (
@@ -116,14 +117,25 @@ def test_keyword_query_finds_the_rare_word(filled: VectorStore) -> None:
 
 
 def test_hybrid_query_fuses_dense_and_keyword(filled: VectorStore) -> None:
-    # Dense alone prefers the cat chunks; the keyword pulls the zeppelin ahead of the others.
+    # Dense alone prefers the cat chunks; the keyword pulls the zeppelin ahead of the others,
+    # which all have a cosine of 0 to this query (so dense alone orders them by chance).
     dense_only = search(filled, "dense", dense=unit(1.0, 0.4))
     assert dense_only[0] == CAT_PURR
     hybrid = search(filled, "hybrid", dense=unit(1.0, 0.4), text="purr")
     assert hybrid[0] == CAT_PURR
-    hybrid = search(filled, "hybrid", dense=unit(1.0, 0.4), text="zeppelin harbour")
-    assert hybrid.index(ZEPPELIN) < dense_only.index(ZEPPELIN)
-    assert hybrid.index(ZEPPELIN) <= 2
+    hits = filled.query(
+        mode="hybrid",
+        dense=unit(1.0, 0.4),
+        sparse=BM25.embed_query("zeppelin harbour"),
+        limit=10,
+    )
+    order = ids(hits)
+    # The cats' cosines (1.0 and 0.93) outweigh the keyword half's share alone (0.4)...
+    assert order[:3] == [CAT_PURR, CAT_MAT, ZEPPELIN]
+    scores = {hit.id: hit.score for hit in hits}
+    # ... which the zeppelin gets whole (the best BM25, cosine 0), above every other chunk.
+    assert scores[ZEPPELIN] == pytest.approx(1 - DENSE_SHARE, abs=0.01)
+    assert all(scores[other] < scores[ZEPPELIN] - 0.3 for other in order[3:])
 
 
 def test_filters_on_doc_id_and_kind(filled: VectorStore) -> None:
