@@ -34,10 +34,9 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
-from pathlib import Path
 from typing import Literal, TypeVar
 
 import anyio.to_thread
@@ -50,11 +49,10 @@ from embeddings.base import EmbeddingProvider, Vector
 from embeddings.errors import EmbeddingError
 from embeddings.rerank import Reranker
 from embeddings.server_key import BearerKey
+from embeddings.server_tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
-#: Texts → tokens per text as the model reads them, special tokens included (as TEI counts).
-TokenCounter = Callable[[Sequence[str]], list[int]]
 ErrorType = Literal["Empty", "Validation", "Overloaded", "Backend", "Tokenizer", "Unhealthy"]
 #: TEI's ``impl From<&ErrorType> for StatusCode``.
 STATUS = {
@@ -389,33 +387,3 @@ def _version() -> str:
         return metadata.version("semsearch")
     except metadata.PackageNotFoundError:
         return "0.0.0"
-
-
-def token_counter(tokenizer_json: Path) -> TokenCounter:
-    """Counts with a ``tokenizer.json`` (special tokens included, no truncation), as TEI does."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(tokenizer_json))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-
-    def count(texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        return [len(e.ids) for e in tokenizer.encode_batch(list(texts), add_special_tokens=True)]
-
-    return count
-
-
-def find_tokenizer(model_source: str) -> Path | None:
-    """``tokenizer.json`` of a local model folder, or of a Hub model already in the cache."""
-    folder = Path(model_source)
-    if (folder / "tokenizer.json").is_file():
-        return folder / "tokenizer.json"
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(model_source, "tokenizer.json")
-    except Exception:  # not a repo id, or no cache: then lengths are not checked
-        return None
-    return Path(cached) if isinstance(cached, str) else None

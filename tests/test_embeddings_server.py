@@ -26,7 +26,8 @@ import pytest
 
 from embeddings.local import LocalProvider
 from embeddings.remote import EndpointProvider
-from embeddings.server import create_embeddings_app, find_tokenizer, token_counter
+from embeddings.server import create_embeddings_app
+from embeddings.server_tokens import find_tokenizer, token_counter
 from embeddings.settings import EmbeddingSettings
 from embeddings.threaded import serve_in_thread
 from tests.processes import free_port

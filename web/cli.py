@@ -328,7 +328,8 @@ def embeddings_serve(
 
     from embeddings.factory import build_provider
     from embeddings.local import LocalProvider
-    from embeddings.server import create_embeddings_app, find_tokenizer, token_counter
+    from embeddings.server import create_embeddings_app
+    from embeddings.server_tokens import find_tokenizer, token_counter
     from embeddings.settings import resolve_provider
     from inference.redact import redact_url
 
