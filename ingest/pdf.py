@@ -28,6 +28,7 @@ from pypdf.generic import ArrayObject, IndirectObject, StreamObject
 from ingest.errors import DocumentParseError
 from ingest.extracted import Extracted
 from ingest.models import Section
+from ingest.page_furniture import strip_running_lines
 from ingest.textnorm import filename_stem, first_line, normalize_text, shorten
 
 MAX_PAGES = 2_000
@@ -83,10 +84,16 @@ def load_pdf(filename: str, data: bytes) -> Extracted:
             " of text and drawing commands",
         )
     sections = _page_sections(filename, reader, page_count)
+    # The title is read before running headers go: on a book's pages without a metadata
+    # title, the running header is the best name there is.
     title = _metadata_title(reader) or (
         first_line(sections[0].text) if sections and sections[0].page == 1 else None
     )
-    return Extracted(title=title or filename_stem(filename), pages=page_count, sections=sections)
+    return Extracted(
+        title=title or filename_stem(filename),
+        pages=page_count,
+        sections=strip_running_lines(sections),
+    )
 
 
 def _open(filename: str, data: bytes) -> PdfReader:

@@ -183,10 +183,17 @@ def document_point(
 
 
 def chunking_record(chunk_tokens: int, overlap_tokens: int) -> dict[str, int]:
-    """The chunk size and overlap a document was cut with, kept on its document point, and
-    ``titled``: its passages were embedded after its title line (``ingest.chunking``). The
-    same bytes ingested again under another record are chunked and embedded again."""
-    return {"tokens": chunk_tokens, "overlap": overlap_tokens, "titled": 1}
+    """The chunk size and overlap a document was cut with, kept on its document point;
+    ``titled``: its passages were embedded after its title line (``ingest.chunking``);
+    ``running_lines_removed``: its pages' running headers and footers were taken out
+    (``ingest.page_furniture``). The same bytes ingested again under another record are
+    chunked and embedded again."""
+    return {
+        "tokens": chunk_tokens,
+        "overlap": overlap_tokens,
+        "titled": 1,
+        "running_lines_removed": 1,
+    }
 
 
 def processing_marker(document: StoredPoint) -> StoredPoint:

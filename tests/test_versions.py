@@ -109,4 +109,6 @@ def test_chunking_settings_are_recorded_and_a_change_rechunks(
         payloads = [r.payload for r in recorded]
     assert again.status == "done" and again.chunks > first.chunks
     assert chunk_points == again.chunks
-    assert [p["chunking"] for p in payloads] == [{"tokens": 80, "overlap": 10, "titled": 1}]
+    assert [p["chunking"] for p in payloads] == [
+        {"tokens": 80, "overlap": 10, "titled": 1, "running_lines_removed": 1}
+    ]
