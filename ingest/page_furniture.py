@@ -38,6 +38,11 @@ WINDOW = 4
 SIMILARITY = 85
 #: Lines with fewer letters are never furniture: "a" or "ii" repeat by chance.
 MIN_LETTERS = 3
+#: Nor are longer lines: a header is short, and comparing two lines costs the product of their
+#: lengths (two 500,000-character lines would take minutes).
+MAX_LINE_CHARS = 300
+#: Lines read from each end of a page to find its edge lines among blank or symbol-only ones.
+SCANNED_LINES = 20
 
 # What is left of a line to compare: its letters, lowercased, one space between words, less
 # the words a roman page number makes ("GeoBase iii" is the header "GeoBase 7" is).
@@ -75,17 +80,22 @@ def strip_running_lines(sections: Sequence[Section]) -> list[Section]:
 
 def _edges(lines: list[str]) -> dict[int, str]:
     """The first and last ``EDGE_LINES`` lines that hold a letter: index → comparison key.
-    Only the lines near each end are looked at, however long the page."""
+    Only ``SCANNED_LINES`` lines from each end are looked at, however long the page."""
     edges: dict[int, str] = {}
-    for order in (range(len(lines)), range(len(lines) - 1, -1, -1)):
+    count = len(lines)
+    for order in (
+        range(min(count, SCANNED_LINES)),
+        range(count - 1, max(-1, count - 1 - SCANNED_LINES), -1),
+    ):
         found = 0
         for index in order:
-            key = _key(lines[index])
-            if not key:
-                continue
-            if len(key) - key.count(" ") >= MIN_LETTERS:
-                edges[index] = key
-            found += 1
+            line = lines[index]
+            if len(line) > MAX_LINE_CHARS:  # the page's own text, never furniture
+                found += 1
+            elif key := _key(line):
+                if len(key) - key.count(" ") >= MIN_LETTERS:
+                    edges[index] = key
+                found += 1
             if found == EDGE_LINES:
                 break
     return edges

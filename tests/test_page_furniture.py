@@ -173,3 +173,10 @@ def test_a_short_line_is_never_furniture() -> None:
     # "A." and "ii" open every page here, as list markers do; they are too short to judge.
     pages = _pages(*(f"A.\nii\n{_body(n)}" for n in range(6)))
     assert strip_running_lines(pages) == pages
+
+
+def test_a_long_line_is_never_furniture() -> None:
+    # A header is short; comparing long lines would cost the product of their lengths.
+    opening = "A paragraph printed at the top of every page, " * 20
+    pages = _pages(*(f"{opening}\n{_body(n)}" for n in range(6)))
+    assert strip_running_lines(pages) == pages
