@@ -150,7 +150,7 @@ def variants() -> dict[str, Fuse]:
         )
     for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
         found[f"minmax a={alpha}"] = normalised("minmax", alpha, 1 - alpha)
-    for alpha in (0.4, 0.5, 0.6):
+    for alpha in (0.4, 0.5, 0.6, 0.7, 0.8):
         found[f"sum cos+bm25/top a={alpha}"] = score_sum(alpha, scale_dense=False)
         found[f"sum cos/top+bm25/top a={alpha}"] = score_sum(alpha, scale_dense=True)
     return found
