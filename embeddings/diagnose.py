@@ -38,6 +38,9 @@ _NOT_EMBEDDINGS = re.compile(
     r"|not supported for task|is not a feature[- ]extraction",
     re.IGNORECASE,
 )
+# The router, for a provider that does not serve the model: 400 {"error": "Model not supported
+# by provider together"} (huggingface/huggingface.js#2225).
+_NOT_BY_PROVIDER = re.compile(r"not supported by provider", re.IGNORECASE)
 _PAUSED = re.compile(r"invalid state|endpoint is paused|\bpaused\b", re.IGNORECASE)
 
 
@@ -96,10 +99,17 @@ def http_error(
             "token lacks the inference permission)"
         )
         setting = where.token_setting
+    elif status == 400 and _NOT_BY_PROVIDER.search(message):
+        text = (
+            f"{where.label} refused the model, though the Hub's mapping still names that "
+            "provider for it; choose another EMBEDDINGS_HF_PROVIDER, or auto"
+        )
+        setting = "EMBEDDINGS_HF_PROVIDER"
     elif status == 404 and where.provider == "hf-inference":
         text = (
-            f"model {where.model_id!r} was not found on HF Inference for feature-extraction "
-            "(a typo, or a model HF Inference does not serve); check EMBEDDINGS_MODEL"
+            f"model {where.model_id!r} was not found on {where.label} for feature-extraction "
+            "(a typo, or a model it does not serve); check EMBEDDINGS_MODEL and "
+            "EMBEDDINGS_HF_PROVIDER"
         )
         setting = "EMBEDDINGS_MODEL"
     elif status == 404:

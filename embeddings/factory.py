@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from embeddings.base import EmbeddingProvider
 from embeddings.errors import EmbeddingConfigError
-from embeddings.remote import EndpointProvider, HFInferenceProvider, RetryPolicy
+from embeddings.remote import EndpointProvider, RetryPolicy
+from embeddings.serverless import HFInferenceProvider
 from embeddings.settings import EmbeddingSettings, resolve_provider
 
 

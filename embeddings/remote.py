@@ -1,4 +1,4 @@
-"""The HTTP providers: ``hf-inference`` (the HF router) and ``endpoint`` (a dedicated endpoint/TEI).
+"""The HTTP providers' machinery, and ``endpoint`` (a dedicated Inference Endpoint or TEI).
 
 Both speak the same wire format, so they share :class:`RemoteProvider`, which does what the
 anchors (Flowise, LangChain, Haystack, ...) did not: explicit connect/read timeouts, batching by
@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 import httpx
 
@@ -92,21 +92,32 @@ class RemoteProvider:
             follow_redirects=False,
         )
         self._extra_headers: dict[str, str] = {}
-        self._sender = Sender(
-            client=self._client,
-            url=url,
-            retry=self.retry,
-            whom=diagnose.Where(self.name, self._where(), model_id, self.url_setting),
-            headers=self._headers,
-            redact=self._redact,
-            read_timeout_s=settings.read_timeout_s,
-        )
+        self._read_timeout_s = settings.read_timeout_s
+        #: The ``model`` of an OpenAI body (a router provider's own id for the model).
+        self.body_model = self.model
+        self._sender = self._new_sender()
         self._dimension: int | None = None
         self._dim_lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._learned_batch: int | None = None
         self._truncate_learned = False
         self._info = InfoOnce(info_url)
+
+    def _new_sender(self) -> Sender:
+        return Sender(
+            client=self._client,
+            url=self.url,
+            retry=self.retry,
+            whom=diagnose.Where(self.name, self._where(), self.model_id, self.url_setting),
+            headers=self._headers,
+            redact=self._redact,
+            read_timeout_s=self._read_timeout_s,
+        )
+
+    def _retarget(self, url: str, *, openai: bool, body_model: str) -> None:
+        """Send from now on to ``url`` in that format (a router provider chose its route)."""
+        self.url, self.openai, self.body_model = url, openai, body_model
+        self._sender = self._new_sender()
 
     # -- the protocol -----------------------------------------------------------------------
 
@@ -277,8 +288,8 @@ class RemoteProvider:
     def _body(self, texts: list[str], truncate: bool) -> dict[str, Any]:
         if self.openai:
             body: dict[str, Any] = {"input": texts}
-            if self.model:
-                body["model"] = self.model
+            if self.body_model:
+                body["model"] = self.body_model
             return body
         body = {"inputs": texts, "normalize": True}
         if truncate:
@@ -311,42 +322,6 @@ class RemoteProvider:
         if (redacted := self._redact(exc.message)) != exc.message:
             exc.message = redacted
             exc.args = (exc.message,)
-
-
-class HFInferenceProvider(RemoteProvider):
-    """Serverless HF Inference through the router.
-
-    POSTs ``{HF_INFERENCE_BASE_URL}/models/{model}/pipeline/feature-extraction``.
-    """
-
-    name = "hf-inference"
-    url_setting = "HF_INFERENCE_BASE_URL"
-
-    def __init__(self, settings: EmbeddingSettings, *, retry: RetryPolicy | None = None) -> None:
-        model = settings.model.strip()
-        if not model:
-            raise EmbeddingConfigError(
-                "EMBEDDINGS_MODEL is blank; hf-inference needs a model id",
-                setting="EMBEDDINGS_MODEL",
-            )
-        if not settings.token.get_secret_value().strip():
-            raise EmbeddingConfigError(
-                "HF_TOKEN is not set; the hf-inference provider needs a Hugging Face token",
-                setting="HF_TOKEN",
-            )
-        base = settings.hf_inference_base_url.strip().rstrip("/")
-        require_http_url(base, "HF_INFERENCE_BASE_URL")
-        if urlparse(base).hostname == RETIRED_HOST:
-            raise EmbeddingConfigError(
-                f"{RETIRED_HOST} is retired; set HF_INFERENCE_BASE_URL to "
-                "https://router.huggingface.co/hf-inference",
-                setting="HF_INFERENCE_BASE_URL",
-            )
-        url = f"{base}/models/{quote(model, safe='/')}/pipeline/feature-extraction"
-        super().__init__(settings, url=url, model_id=model, retry=retry)
-
-    def _where(self) -> str:
-        return f"HF Inference ({self.model_id})"
 
 
 class EndpointProvider(RemoteProvider):

@@ -15,10 +15,10 @@ from typing import Literal
 from pydantic import SecretStr
 
 from generation.errors import GenerationConfigError
+from inference.hf import DEFAULT_ROUTER_URL
 
 ProviderName = Literal["hf", "endpoint", "none"]
 PROVIDERS: tuple[ProviderName, ...] = ("hf", "endpoint", "none")
-DEFAULT_ROUTER_URL = "https://router.huggingface.co"
 CHAT_PATH = "/chat/completions"
 
 

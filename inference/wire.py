@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
+
 _MAX_MESSAGE = 300
 
 
@@ -30,3 +34,22 @@ def shorten(text: str) -> str:
     """One line of at most 300 characters, for an error message."""
     text = " ".join(text.split())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def body_message(body: bytes) -> str:
+    """The error message in a raw answer body: JSON or plain text, one short line."""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return shorten(body.decode("utf-8", "replace")) or "no body"
+    return error_message(decoded) or shorten(str(decoded)) or "no body"
+
+
+def read_capped(response: httpx.Response, limit: int) -> bytes | None:
+    """A streamed answer's body, or None once it passes ``limit`` bytes (nothing more is read)."""
+    data = bytearray()
+    for chunk in response.iter_bytes():
+        data.extend(chunk)
+        if len(data) > limit:
+            return None
+    return bytes(data)

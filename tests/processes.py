@@ -17,6 +17,8 @@ SEMSEARCH = Path(sys.executable).parent / "semsearch"
 # Variables of the developer's shell that would change which provider or store a child uses.
 CLEARED_ENV = (
     *("HF_TOKEN", "EMBEDDINGS_ENDPOINT", "EMBEDDINGS_PROVIDER", "QDRANT_URL"),
+    *("EMBEDDINGS_HF_PROVIDER", "HF_ENDPOINT", "HF_ROUTER_URL", "HF_INFERENCE_BASE_URL"),
+    *("EMBEDDINGS_ENDPOINT_NAMESPACE", "HF_ENDPOINTS_API_URL"),
     *("GENERATION_PROVIDER", "GENERATION_MODEL", "GENERATION_ENDPOINT", "GENERATION_TOKEN"),
 )
 

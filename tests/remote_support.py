@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from embeddings.remote import HFInferenceProvider
+from embeddings.serverless import HFInferenceProvider
 from embeddings.settings import EmbeddingSettings
 from inference.retry import RetryPolicy
 from tests.fake_hf import FakeHuggingFace

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from embeddings.base import Vector
 from embeddings.cache import CachedProvider, VectorCache, unwrap, with_cache
 from embeddings.check import check_connection
-from embeddings.remote import HFInferenceProvider
+from embeddings.serverless import HFInferenceProvider
 from embeddings.settings import EmbeddingSettings
 from tests.apphelpers import wait_for_job
 from tests.fake_hf import FakeHuggingFace, RecordedRequest

@@ -13,7 +13,7 @@ from embeddings.errors import (
     EmbeddingResponseError,
 )
 from embeddings.factory import build_provider
-from embeddings.remote import HFInferenceProvider
+from embeddings.serverless import HFInferenceProvider
 from embeddings.settings import EmbeddingSettings, resolve_provider
 from embeddings.wire import parse_vectors
 from inference.retry import wait_hint
@@ -95,7 +95,10 @@ def test_check_connection_reports_the_dimension(hf: FakeHuggingFace) -> None:
     assert report.dimension == 768
     assert report.provider == "hf-inference"
     assert report.reason == "HF_TOKEN is set and EMBEDDINGS_ENDPOINT is not"
-    assert report.model == MODEL and report.endpoint == hf.base_url
+    assert report.model == MODEL
+    assert report.endpoint == f"{hf.base_url}/models/{MODEL}/pipeline/feature-extraction"
+    assert (report.hf_provider, report.provider_model_id) == ("hf-inference", MODEL)
+    assert report.hf_provider_reason == "HF_INFERENCE_BASE_URL is set"
     assert report.token_set is True and report.took_ms >= 0
     assert TOKEN not in repr(report)
 

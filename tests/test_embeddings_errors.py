@@ -13,7 +13,8 @@ import pytest
 from pydantic import SecretStr
 
 from embeddings.errors import EmbeddingServiceError
-from embeddings.remote import EndpointProvider, HFInferenceProvider, RemoteProvider
+from embeddings.remote import EndpointProvider, RemoteProvider
+from embeddings.serverless import HFInferenceProvider
 from embeddings.settings import EmbeddingSettings
 from inference.retry import RetryPolicy
 from tests.fake_hf import FakeHuggingFace

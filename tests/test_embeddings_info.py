@@ -9,7 +9,8 @@ from pydantic import SecretStr
 
 from embeddings.batching import batches, cut_to_fit, cut_to_tokens, estimate_tokens
 from embeddings.errors import EmbeddingServiceError
-from embeddings.remote import EndpointProvider, HFInferenceProvider
+from embeddings.remote import EndpointProvider
+from embeddings.serverless import HFInferenceProvider
 from embeddings.settings import EmbeddingSettings
 from embeddings.tei_info import info_url, parse_info
 from inference.retry import RetryPolicy

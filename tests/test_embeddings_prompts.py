@@ -7,7 +7,8 @@ from pydantic import SecretStr
 
 from embeddings.local import LocalProvider
 from embeddings.prompts import BGE_QUERY, automatic_prompts, resolve_prompts
-from embeddings.remote import EndpointProvider, HFInferenceProvider
+from embeddings.remote import EndpointProvider
+from embeddings.serverless import HFInferenceProvider
 from embeddings.settings import EmbeddingSettings
 from tests.fake_hf import FakeHuggingFace
 from tests.remote_support import FAST, TOKEN, hf_settings

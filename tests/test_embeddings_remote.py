@@ -15,7 +15,8 @@ from embeddings.errors import (
     EmbeddingServiceError,
 )
 from embeddings.factory import build_provider
-from embeddings.remote import EndpointProvider, HFInferenceProvider
+from embeddings.remote import EndpointProvider
+from embeddings.serverless import HFInferenceProvider
 from embeddings.settings import EmbeddingSettings
 from inference.retry import RetryPolicy
 from tests.fake_hf import FakeHuggingFace

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from embeddings.remote import HFInferenceProvider
+from embeddings.serverless import HFInferenceProvider
 from ingest.jobs import JobManager
 from ingest.models import SourceFile
 from ingest.spool import UploadSpool

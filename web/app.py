@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from embeddings.base import EmbeddingProvider
+from embeddings.check import log_namespace_check
 from search.store import compact, warm_up_in_background
 from web.api_docs import install_api_docs
 from web.errors import API_ERROR_RESPONSES, install_error_handlers
@@ -22,10 +24,20 @@ from web.routers import answers, clusters, documents, jobs, preview, search, sta
 from web.routers.documents import MAX_FILES_PER_REQUEST
 from web.same_origin import SameOriginGuard
 from web.security_headers import SecurityHeaders
-from web.services import open_services
+from web.services import Services, open_services
 from web.settings import Settings
 
 log = logging.getLogger("semsearch")
+
+
+def check_namespace_in_background(services: Services) -> None:
+    """With EMBEDDINGS_ENDPOINT_NAMESPACE, the endpoint is compared with its namespace's
+    Inference Endpoints as the server starts, and the outcome logged; the server does not wait."""
+    configured = services.settings.embeddings()
+    if services.embeddings.provider == "endpoint" and configured.endpoint_namespace:
+        threading.Thread(
+            target=log_namespace_check, args=(configured,), name="namespace-check", daemon=True
+        ).start()
 
 
 def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None) -> FastAPI:
@@ -40,6 +52,7 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
             if seconds is not None:
                 log.info("compacted what was written since the last start in %.1f s", seconds)
             warm_up_in_background(services.store)
+            check_namespace_in_background(services)
             resumed = services.jobs.resume()
             if resumed:
                 log.warning("resuming %d uploads an earlier run had not finished", len(resumed))

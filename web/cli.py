@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from embeddings.check import check_connection
+from embeddings.check import check_connection, served_by
 from embeddings.errors import EmbeddingError
 from inference.errors import SemsearchError
 from ingest.errors import IngestStoppedError
@@ -295,6 +295,9 @@ def embeddings_check(as_json: Annotated[bool, typer.Option("--json")] = False) -
         )
     else:
         err.print(f"[red]failed:[/red] {report.error}", highlight=False)
+    if not as_json:
+        for line in served_by(report):
+            out.print(f"  {line}", highlight=False)
     if reranking is not None and not as_json:
         print_rerank_report(reranking, out, err)
     if not report.ok or (reranking is not None and not reranking.ok):

@@ -12,8 +12,9 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from embeddings.rerank import DEFAULT_TOP_N, RerankSettings
-from embeddings.settings import DEFAULT_HF_INFERENCE_BASE_URL, DEFAULT_MODEL, EmbeddingSettings
-from generation.settings import DEFAULT_ROUTER_URL, GenerationSettings
+from embeddings.settings import DEFAULT_MODEL, EmbeddingSettings
+from generation.settings import GenerationSettings
+from inference.hf import DEFAULT_ENDPOINTS_API_URL, DEFAULT_HUB_URL, DEFAULT_ROUTER_URL
 from ingest.chunking import ChunkingSettings
 from web.guard import MULTIPART_ALLOWANCE_BYTES
 
@@ -51,7 +52,15 @@ class Settings(BaseSettings):
     embeddings_provider: str = Field("", alias="EMBEDDINGS_PROVIDER")
     embeddings_model: str = Field(DEFAULT_MODEL, alias="EMBEDDINGS_MODEL")
     embeddings_endpoint: str = Field("", alias="EMBEDDINGS_ENDPOINT")
-    hf_inference_base_url: str = Field(DEFAULT_HF_INFERENCE_BASE_URL, alias="HF_INFERENCE_BASE_URL")
+    # auto (blank), hf-inference, or an Inference Provider's name (embeddings.hf_providers).
+    embeddings_hf_provider: str = Field("", alias="EMBEDDINGS_HF_PROVIDER")
+    # huggingface_hub's own setting for the Hub's address, asked which providers serve a model.
+    hf_endpoint: str = Field(DEFAULT_HUB_URL, alias="HF_ENDPOINT")
+    # Blank: {HF_ROUTER_URL}/hf-inference.
+    hf_inference_base_url: str = Field("", alias="HF_INFERENCE_BASE_URL")
+    # The endpoint's user or organisation: checks compare it with their Inference Endpoints.
+    embeddings_endpoint_namespace: str = Field("", alias="EMBEDDINGS_ENDPOINT_NAMESPACE")
+    hf_endpoints_api_url: str = Field(DEFAULT_ENDPOINTS_API_URL, alias="HF_ENDPOINTS_API_URL")
     embeddings_batch_size: int = Field(32, alias="EMBEDDINGS_BATCH_SIZE", ge=1)
     # Blank: by model id (embeddings.prompts); "none": no prompt; else used as given.
     embeddings_query_prompt: str = Field("", alias="EMBEDDINGS_QUERY_PROMPT")
@@ -131,7 +140,12 @@ class Settings(BaseSettings):
             model=self.embeddings_model.strip(),
             endpoint=self.embeddings_endpoint.strip(),
             token=self.hf_token,
-            hf_inference_base_url=self.hf_inference_base_url.rstrip("/"),
+            hf_provider=self.embeddings_hf_provider,
+            hub_url=self.hf_endpoint.strip().rstrip("/"),
+            router_url=self.hf_router_url.strip().rstrip("/"),
+            hf_inference_base_url=self.hf_inference_base_url.strip().rstrip("/"),
+            endpoint_namespace=self.embeddings_endpoint_namespace.strip(),
+            endpoints_api_url=self.hf_endpoints_api_url.strip().rstrip("/"),
             batch_size=self.embeddings_batch_size,
             # Not stripped: a prompt's trailing space is part of it.
             query_prompt=self.embeddings_query_prompt,

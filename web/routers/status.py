@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from embeddings.check import ConnectionReport, RerankReport, check_connection, check_reranker
+from embeddings.errors import EmbeddingError
+from embeddings.settings import resolve_hf_provider
 from generation.check import GenerationReport
 from generation.check import check_connection as check_generation
 from inference.redact import redact_url
@@ -64,6 +66,11 @@ class EmbeddingsConfig(NodeConfig):
     dimension: int | None
     prompts: str
     cache: str
+    #: Serverless: the Inference Provider asked for (auto or a name) and why.
+    hf_provider: str | None = None
+    hf_provider_reason: str | None = None
+    #: An endpoint's namespace (``EMBEDDINGS_ENDPOINT_NAMESPACE``), when set.
+    endpoint_namespace: str | None = None
 
 
 @api.get("/health", response_model=Health)
@@ -92,7 +99,18 @@ def embeddings_config(
     settings: Settings, in_use: EmbeddingsInUse, dimension: int | None
 ) -> EmbeddingsConfig:
     configured = settings.embeddings()
+    hf_provider = hf_reason = None
+    if in_use.provider == "hf-inference":
+        try:
+            hf_provider, hf_reason = resolve_hf_provider(configured)
+        except EmbeddingError as error:
+            hf_provider, hf_reason = configured.hf_provider, error.message
     return EmbeddingsConfig(
+        hf_provider=hf_provider,
+        hf_provider_reason=hf_reason,
+        endpoint_namespace=(
+            configured.endpoint_namespace or None if in_use.provider == "endpoint" else None
+        ),
         provider=in_use.provider,
         reason=in_use.reason,
         model=configured.model,
