@@ -16,7 +16,8 @@ the first entry, in the Hub's order, that serves feature-extraction and is ``liv
 ``EMBEDDINGS_HF_PROVIDER`` takes that provider's entry, and fails, naming the setting, when the
 provider does not serve the model, serves it for another task, or only in ``staging``.
 
-Routes (huggingface_hub ``inference/_providers``, 2026-08): ``hf-inference`` is
+Routes (huggingface_hub's provider helpers, ``inference/_providers``, asked by
+``router_path``; 2026-08): ``hf-inference`` is
 ``{HF_ROUTER_URL}/hf-inference/models/{hub id}/pipeline/feature-extraction`` with the HF body
 ``{"inputs": [...]}``; ``deepinfra`` is ``/deepinfra/v1/openai/embeddings``; every other provider
 (``together``, ``scaleway``, …) is ``/{provider}/v1/embeddings``; all but hf-inference take the
@@ -49,7 +50,7 @@ FEATURE_EXTRACTION = "feature-extraction"
 #: hf-inference serves a sentence-transformers model under either task (huggingface_hub's
 #: ``_check_supported_task``; huggingface.js's ``EQUIVALENT_SENTENCE_TRANSFORMERS_TASKS``).
 _HF_INFERENCE_TASKS = frozenset({FEATURE_EXTRACTION, "sentence-similarity"})
-#: Router paths that are not ``/v1/embeddings``.
+#: Router paths that are not ``/v1/embeddings``, should huggingface_hub's helper be missing.
 _PATHS = {"deepinfra": "/v1/openai/embeddings"}
 #: The mapping of one model is a few hundred bytes; a larger answer is not the Hub's.
 _MAX_ANSWER_BYTES = 1_000_000
@@ -152,9 +153,29 @@ def _explicit(
 def _route(model: str, entry: Served, router_url: str, hf_inference_base: str, why: str) -> Route:
     if entry.provider == HF_INFERENCE:
         return hf_inference_route(model, hf_inference_base, why)
-    path = _PATHS.get(entry.provider, "/v1/embeddings")
+    path = router_path(entry.provider, entry.provider_id)
     url = f"{router_url.rstrip('/')}/{quote(entry.provider, safe='')}{path}"
     return Route(entry.provider, entry.provider_id, url, openai=True, reason=why)
+
+
+def router_path(provider: str, provider_id: str) -> str:
+    """The provider's embeddings route on the router, as huggingface_hub's own helper for the
+    task builds it (``get_provider_helper(...)._prepare_route``), so that the providers' path
+    quirks are huggingface_hub's; a provider it does not know for feature-extraction (the Hub
+    may map newer ones) gets the OpenAI route ``/v1/embeddings``."""
+    from huggingface_hub.inference._providers import get_provider_helper
+
+    try:
+        # A name the Hub maps may be one huggingface_hub's type does not list: it then raises.
+        helper = get_provider_helper(
+            provider,  # type: ignore[arg-type]
+            task=FEATURE_EXTRACTION,
+            model=provider_id,
+        )
+        path = helper._prepare_route(provider_id, "")
+    except (ValueError, AttributeError, TypeError, NotImplementedError):
+        return _PATHS.get(provider, "/v1/embeddings")
+    return path if isinstance(path, str) and path.startswith("/") else "/v1/embeddings"
 
 
 def _listed(entries: list[Served]) -> str:

@@ -105,12 +105,13 @@ class HFInferenceProvider(RemoteProvider):
         return super().embed_query(text)
 
     def cache_namespace(self) -> dict[str, object]:
+        """hf-inference's as before (its cached vectors stay valid); another provider's with
+        the provider and its model id."""
         route = self.route
-        return {
-            **super().cache_namespace(),
-            "hf_provider": route.provider,
-            "provider_model": route.provider_id,
-        }
+        namespace = super().cache_namespace()
+        if route.provider == HF_INFERENCE:
+            return namespace
+        return {**namespace, "hf_provider": route.provider, "provider_model": route.provider_id}
 
     def _choose(self) -> Route:
         mapping = self._mappings.of(self.model_id)

@@ -292,3 +292,21 @@ def test_the_check_of_an_unserved_model_reports_the_error(hub: FakeHub) -> None:
     assert not report.ok
     assert report.error is not None and "served by no Inference Provider" in report.error
     assert report.hf_provider is None
+
+
+def test_a_provider_huggingface_hub_does_not_know_gets_the_openai_route(hub: FakeHub) -> None:
+    # The Hub may map newer providers than the installed huggingface_hub has helpers for.
+    hub.mappings[MODEL] = {
+        "newcloud": {"status": "live", "providerId": "bge-small@v1", "task": "feature-extraction"}
+    }
+    hub.served["newcloud"] = {"bge-small@v1"}
+    provider = _provider(_settings(hub))
+    try:
+        provider.embed_documents(["eta"])
+    finally:
+        provider.close()
+    post = hub.requests[-1]
+    assert (post.path, post.json) == (
+        "/router/newcloud/v1/embeddings",
+        {"input": ["eta"], "model": "bge-small@v1"},
+    )
