@@ -9,7 +9,8 @@ The wire format follows TEI's router (``router/src/http/server.rs``, ``types.rs`
   "truncate", "prompt_name"}`` → ``[[float]]``; errors are ``{"error", "error_type"}`` with
   TEI's statuses: an empty batch or text is 400 (``Empty``); a batch over
   ``max_client_batch_size`` ("batch size N > maximum allowed batch size M"), an over-long text
-  when not truncating, or an unknown prompt is 413 (``Validation``); too many requests in flight
+  when not truncating, or an unknown prompt is 422 (``Validation``, 413 before TEI 1.9: commit
+  d026d1e, "Fix HTTP error code for validation"); too many requests in flight
   is 429 (``Overloaded``); a provider failure is 424 (``Backend``); a body that is not JSON is
   400, JSON of the wrong shape 422, and a missing JSON content type 415, as axum answers them.
 * ``POST /v1/embeddings`` (also ``/embeddings``), OpenAI's shape; its errors are TEI's flat
@@ -57,7 +58,7 @@ ErrorType = Literal["Empty", "Validation", "Overloaded", "Backend", "Tokenizer",
 #: TEI's ``impl From<&ErrorType> for StatusCode``.
 STATUS = {
     "Empty": 400,
-    "Validation": 413,
+    "Validation": 422,
     "Overloaded": 429,
     "Backend": 424,
     "Tokenizer": 422,

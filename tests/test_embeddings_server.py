@@ -192,16 +192,16 @@ def test_openai_route(server: tuple[str, RequestLog], local_provider: LocalProvi
 def test_over_the_batch_limit_gets_teis_exact_error(server: tuple[str, RequestLog]) -> None:
     url, _ = server
     embed = httpx.post(f"{url}/embed", json={"inputs": TEXTS[: LIMIT + 1]})
-    assert embed.status_code == 413
+    assert embed.status_code == 422  # TEI >= 1.9 (413 before)
     assert embed.json() == {
         "error": "batch size 33 > maximum allowed batch size 32",
         "error_type": "Validation",
     }
     openai = httpx.post(f"{url}/v1/embeddings", json={"input": TEXTS[: LIMIT + 1]})
-    assert openai.status_code == 413
+    assert openai.status_code == 422
     assert openai.json() == {
         "message": "batch size 33 > maximum allowed batch size 32",
-        "code": 413,
+        "code": 422,
         "type": "Validation",
     }
 
@@ -216,7 +216,7 @@ def test_empty_and_too_long_inputs_are_refused_as_tei_does(server: tuple[str, Re
     assert httpx.post(f"{url}/embed", json={"inputs": ["ok", ""]}).status_code == 400
     long_text = "word " * 300  # 302 tokens with [CLS] and [SEP]
     refused = httpx.post(f"{url}/embed", json={"inputs": long_text})
-    assert refused.status_code == 413
+    assert refused.status_code == 422
     assert refused.json() == {
         "error": "Input validation error: `inputs` must have less than 256 tokens. Given: 302",
         "error_type": "Validation",
@@ -237,9 +237,9 @@ def test_endpoint_provider_with_batch_64_stays_within_the_servers_32(
         accepted = log.accepted()
         assert accepted and max(len(s.texts) for s in accepted) <= LIMIT
         assert {t for s in accepted for t in s.texts} >= set(TEXTS)
-        # Any request over the limit was refused whole, with TEI's 413, and never embedded.
+        # Any request over the limit was refused whole, with TEI's 422, and never embedded.
         for refused in (s for s in log.seen if s.status != 200):
-            assert refused.status == 413 and len(refused.texts) > LIMIT
+            assert refused.status == 422 and len(refused.texts) > LIMIT
 
 
 def test_cli_serves_the_configured_provider(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def test_embeddings_serve_answers_tei_rerank_with_it(
     app = create_embeddings_app(local_provider, max_client_batch_size=2, reranker=local_reranker)
     with serve_in_thread(app) as url:
         raw = httpx.post(f"{url}/rerank", json={"query": QUERY, "texts": TEXTS})
-        assert raw.status_code == 413  # TEI's status for it before 1.9 (422 since)
+        assert raw.status_code == 422  # TEI's status for it since 1.9 (413 before)
         assert "maximum allowed batch size 2" in raw.json()["error"]
         answer = httpx.post(f"{url}/rerank", json={"query": QUERY, "texts": TEXTS[:2]}).json()
         assert [r["index"] for r in answer] == sorted(
