@@ -23,7 +23,7 @@ from embeddings.errors import EmbeddingError
 from embeddings.hf_providers import Route
 from embeddings.rerank import Reranker, RerankSettings, resolve_rerank_provider
 from embeddings.settings import EmbeddingSettings, resolve_provider
-from inference.redact import redact_url, redact_urls_in
+from inference.redact import redact_secrets, redact_url
 
 log = logging.getLogger("embeddings.check")
 
@@ -242,8 +242,4 @@ def check_reranker(
 
 def _shown(error: str | None, token: str, *urls: str) -> str | None:
     """An error as a report may show it: no token, no password of a URL."""
-    if not error:
-        return error
-    if token:
-        error = error.replace(token, "***")
-    return redact_urls_in(error, *urls)
+    return redact_secrets(error, token, *urls) if error else error

@@ -33,7 +33,7 @@ from embeddings.errors import (
     EmbeddingUnavailableError,
 )
 from inference.attempts import unreachable_reason
-from inference.redact import redact_url
+from inference.redact import redact_secrets, redact_url
 from inference.wire import body_message, read_capped, shorten
 
 _MAX_ANSWER_BYTES = 5_000_000
@@ -132,8 +132,7 @@ def _list(api_url: str, namespace: str, token: str, timeout: httpx.Timeout) -> l
             setting="HF_ENDPOINTS_API_URL",
         )
     status = response.status_code
-    message = body_message(body)
-    message = message.replace(token, "***") if token else message
+    message = redact_secrets(body_message(body), token, api_url)
     if status in (401, 403, 404):
         raise EmbeddingConfigError(
             f"EMBEDDINGS_ENDPOINT_NAMESPACE={namespace!r} is not a user or organisation whose "

@@ -6,6 +6,8 @@ HTTP status: the web edge (``web.errors``) maps each class to one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from inference.errors import SemsearchError
 
 
@@ -64,3 +66,10 @@ STOPS_INGESTION: tuple[type[EmbeddingError], ...] = (
     EmbeddingUnavailableError,
     DimensionMismatchError,
 )
+
+
+def scrub(exc: EmbeddingError, redact: Callable[[str], str]) -> None:
+    """Pass an error's message through ``redact`` (a server may have echoed the token)."""
+    if (redacted := redact(exc.message)) != exc.message:
+        exc.message = redacted
+        exc.args = (exc.message,)

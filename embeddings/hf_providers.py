@@ -41,7 +41,7 @@ from embeddings.errors import (
     EmbeddingUnavailableError,
 )
 from inference.attempts import unreachable_reason
-from inference.redact import redact_url
+from inference.redact import redact_secrets, redact_url
 from inference.wire import body_message, read_capped, shorten
 
 AUTO = "auto"
@@ -244,7 +244,7 @@ class ProviderMappings:
 
     def _read(self, model: str, response: httpx.Response, body: bytes) -> list[Served]:
         status = response.status_code
-        message = self._redact(body_message(body))
+        message = redact_secrets(body_message(body), self._token, self.hub_url)
         request_id = response.headers.get("x-request-id")
         if status == 401:
             raise EmbeddingUnavailableError(
@@ -269,9 +269,6 @@ class ProviderMappings:
                 setting="HF_ENDPOINT",
             )
         return parse_mapping(model, body)
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
 
 
 def parse_mapping(model: str, body: bytes) -> list[Served]:

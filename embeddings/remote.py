@@ -34,12 +34,13 @@ from embeddings.errors import (
     EmbeddingConfigError,
     EmbeddingError,
     EmbeddingServiceError,
+    scrub,
 )
-from embeddings.request import Sender, TooLarge, TooLong
+from embeddings.request import LearnedBatch, Sender, TooLong, send_in_parts
 from embeddings.settings import EmbeddingSettings, require_http_url
 from embeddings.tei_info import InfoOnce, TeiInfo, info_url
 from embeddings.wire import parse_vectors
-from inference.redact import redact_url, redact_urls_in
+from inference.redact import redact_secrets, redact_url
 from inference.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class RemoteProvider:
         self._dimension: int | None = None
         self._dim_lock = threading.Lock()
         self._probe_lock = threading.Lock()
-        self._learned_batch: int | None = None
+        self._learned = LearnedBatch()
         self._truncate_learned = False
         self._info = InfoOnce(info_url)
 
@@ -185,8 +186,8 @@ class RemoteProvider:
     def _max_texts(self) -> int:
         """Texts per request: the setting, capped by TEI's ``/info`` and what a 413 taught."""
         limits = [self.batch_size]
-        if self._learned_batch:
-            limits.append(self._learned_batch)
+        if self._learned.limit:
+            limits.append(self._learned.limit)
         if (info := self._info.known) and info.max_client_batch_size:
             limits.append(info.max_client_batch_size)
         return min(limits)
@@ -202,26 +203,17 @@ class RemoteProvider:
         return vectors
 
     def _post_splitting(self, texts: list[str], deadline: float) -> list[Vector]:
-        try:
-            return self._post_fitting(texts, deadline)
-        except TooLarge as too_large:
-            if len(texts) == 1:
-                raise EmbeddingServiceError(
-                    f"{self._where()} refused a single text as too large (HTTP 413); "
-                    "the text is longer than the server accepts",
-                    status=413,
-                    setting=self.url_setting,
-                ) from None
-            step = too_large.limit if too_large.limit and too_large.limit < len(texts) else None
-            step = step or (len(texts) + 1) // 2
-            self._learned_batch = min(self._learned_batch or step, step)
-            log.info("embeddings: batch of %d too large, retrying in parts of %d", len(texts), step)
-            out: list[Vector] = []
-            while len(out) < len(texts):
-                # Re-read the limit: a deeper split may have lowered it further.
-                part = texts[len(out) : len(out) + (self._learned_batch or step)]
-                out.extend(self._post_splitting(part, deadline))
-            return out
+        return send_in_parts(
+            texts,
+            lambda part: self._post_fitting(part, deadline),
+            self._learned,
+            lambda: EmbeddingServiceError(
+                f"{self._where()} refused a single text as too large (HTTP 413); "
+                "the text is longer than the server accepts",
+                status=413,
+                setting=self.url_setting,
+            ),
+        )
 
     def _post_fitting(self, texts: list[str], deadline: float) -> list[Vector]:
         """Post; on "must have less than N tokens", retry once with ``truncate: true``, then
@@ -313,15 +305,10 @@ class RemoteProvider:
 
     def _redact(self, text: str) -> str:
         """``text`` without the token or the URL's password (``user:password@``)."""
-        text = redact_urls_in(text, self.url)
-        return text.replace(self._token, "***") if self._token else text
+        return redact_secrets(text, self._token, self.url)
 
     def _scrub(self, exc: EmbeddingError) -> None:
-        """Remove the token and the URL's password from an error's message, should a server
-        have echoed them."""
-        if (redacted := self._redact(exc.message)) != exc.message:
-            exc.message = redacted
-            exc.args = (exc.message,)
+        scrub(exc, self._redact)
 
 
 class EndpointProvider(RemoteProvider):

@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -32,12 +32,53 @@ from inference.attempts import (
 from inference.retry import RetryPolicy
 
 log = logging.getLogger("embeddings.remote")
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 # TEI: 'batch size 64 > maximum allowed batch size 32'
 _BATCH_LIMIT = re.compile(r"batch size (\d+) > maximum allowed batch size (\d+)")
 # TEI: 'Input validation error: `inputs` must have less than 512 tokens. Given: 600'
 # (and '... less than 32000 characters. Given: 67337', which truncation does not lift).
 _TOO_LONG = re.compile(r"must have less than (\d+) (tokens|characters)(?:\. Given: (\d+))?")
+
+
+class LearnedBatch:
+    """The most items per request a server accepts, as its refusals have taught (None: no
+    refusal yet). Shared by the threads of one client."""
+
+    def __init__(self) -> None:
+        self.limit: int | None = None
+        self._lock = threading.Lock()
+
+    def lower(self, step: int) -> None:
+        with self._lock:
+            self.limit = min(self.limit or step, step)
+
+
+def send_in_parts(
+    items: list[_T],
+    send: Callable[[list[_T]], list[_R]],
+    learned: LearnedBatch,
+    single: Callable[[], Exception],
+) -> list[_R]:
+    """``send(items)``; when the server refuses the batch as too large (:class:`TooLarge`), the
+    items again in parts of the size it named (else halves), which later batches keep to. A
+    single item refused is ``single()``. The results come back in the items' order."""
+    try:
+        return send(items)
+    except TooLarge as refused:
+        if len(items) == 1:
+            raise single() from None
+        step = refused.limit if refused.limit and refused.limit < len(items) else None
+        step = step or (len(items) + 1) // 2
+        learned.lower(step)
+        log.info("batch of %d too large, retrying in parts of %d", len(items), step)
+        out: list[_R] = []
+        while len(out) < len(items):
+            # Re-read the limit: a deeper split may have lowered it further.
+            part = items[len(out) : len(out) + (learned.limit or step)]
+            out.extend(send_in_parts(part, send, learned, single))
+        return out
 
 
 class TooLarge(Exception):

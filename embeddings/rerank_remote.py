@@ -40,13 +40,14 @@ from embeddings.errors import (
     EmbeddingResponseError,
     EmbeddingServiceError,
     EmbeddingUnavailableError,
+    scrub,
 )
-from embeddings.request import Sender, TooLarge, TooLong
+from embeddings.request import LearnedBatch, Sender, TooLong, send_in_parts
 from embeddings.rerank import RerankSettings
 from embeddings.settings import require_http_url
 from embeddings.tei_info import InfoOnce, TeiInfo, info_url
 from inference.attempts import Refusal
-from inference.redact import redact_url, redact_urls_in
+from inference.redact import redact_secrets, redact_url
 from inference.retry import RetryPolicy
 
 URL_SETTING = "RERANK_ENDPOINT"
@@ -111,7 +112,7 @@ class EndpointReranker:
             read_timeout_s=settings.timeout_s,
             final=self._refused_for_good,
         )
-        self._learned_batch: int | None = None
+        self._learned = LearnedBatch()
         self._info = InfoOnce(None if self.cohere else info_url(url))
 
     # -- the protocol -----------------------------------------------------------------------
@@ -163,30 +164,23 @@ class EndpointReranker:
 
     def _max_texts(self) -> int:
         limits = [self.batch_size]
-        if self._learned_batch:
-            limits.append(self._learned_batch)
+        if self._learned.limit:
+            limits.append(self._learned.limit)
         if (info := self._info.known) and info.max_client_batch_size:
             limits.append(info.max_client_batch_size)
         return min(limits)
 
     def _split_if_refused(self, query: str, texts: list[str], deadline: float) -> list[float]:
-        try:
-            return self._post_fitting(query, texts, deadline)
-        except TooLarge as refused:
-            if len(texts) == 1:
-                raise EmbeddingServiceError(
-                    f"{self._where.label} refused a single passage as too large",
-                    status=413,
-                    setting=URL_SETTING,
-                ) from None
-            step = refused.limit if refused.limit and refused.limit < len(texts) else None
-            step = step or (len(texts) + 1) // 2
-            self._learned_batch = min(self._learned_batch or step, step)
-            scores: list[float] = []
-            while len(scores) < len(texts):
-                part = texts[len(scores) : len(scores) + (self._learned_batch or step)]
-                scores.extend(self._split_if_refused(query, part, deadline))
-            return scores
+        return send_in_parts(
+            texts,
+            lambda part: self._post_fitting(query, part, deadline),
+            self._learned,
+            lambda: EmbeddingServiceError(
+                f"{self._where.label} refused a single passage as too large",
+                status=413,
+                setting=URL_SETTING,
+            ),
+        )
 
     def _post_fitting(self, query: str, texts: list[str], deadline: float) -> list[float]:
         """TEI truncates when asked; a server that still refuses a text as too long gets the
@@ -235,13 +229,10 @@ class EndpointReranker:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     def _redact(self, text: str) -> str:
-        text = redact_urls_in(text, self.url)
-        return text.replace(self._token, "***") if self._token else text
+        return redact_secrets(text, self._token, self.url)
 
     def _scrub(self, exc: EmbeddingError) -> None:
-        if (redacted := self._redact(exc.message)) != exc.message:
-            exc.message = redacted
-            exc.args = (exc.message,)
+        scrub(exc, self._redact)
 
 
 def parse_tei_scores(body: object, count: int, where: str) -> list[float]:

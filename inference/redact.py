@@ -22,3 +22,10 @@ def redact_urls_in(text: str, *urls: str) -> str:
         if url and redact_url(url) != url:
             text = text.replace(url, redact_url(url))
     return text
+
+
+def redact_secrets(text: str, token: str, *urls: str) -> str:
+    """``text`` without ``token`` (``***`` in its place) or the passwords of ``urls``: what every
+    message built from a server's answer goes through, in case the server echoed them."""
+    text = redact_urls_in(text, *urls)
+    return text.replace(token, "***") if token else text
