@@ -76,6 +76,16 @@ def _provider(settings: EmbeddingSettings) -> HFInferenceProvider:
     return provider
 
 
+def _embedded(hub: FakeHub, text: str, **changes: Any) -> HFInferenceProvider:
+    """A provider of these settings, after it embedded ``text`` (and was closed)."""
+    provider = _provider(_settings(hub, **changes))
+    try:
+        provider.embed_documents([text])
+    finally:
+        provider.close()
+    return provider
+
+
 @pytest.mark.parametrize("shape", ["dict", "list"])
 def test_auto_takes_the_first_live_embeddings_provider_in_the_hubs_order(
     hub: FakeHub, shape: str
@@ -114,11 +124,7 @@ def test_the_mapping_is_asked_once_per_model(hub: FakeHub) -> None:
 
 
 def test_an_explicit_provider_uses_its_route_and_its_model_id(hub: FakeHub) -> None:
-    provider = _provider(_settings(hub, hf_provider="deepinfra"))
-    try:
-        provider.embed_documents(["gamma"])
-    finally:
-        provider.close()
+    provider = _embedded(hub, "gamma", hf_provider="deepinfra")
     post = hub.requests[-1]
     assert post.path == "/router/deepinfra/v1/openai/embeddings"
     assert post.json == {"input": ["gamma"], "model": DEEPINFRA_ID}
@@ -126,11 +132,7 @@ def test_an_explicit_provider_uses_its_route_and_its_model_id(hub: FakeHub) -> N
 
 
 def test_hf_inference_keeps_its_route_and_never_asks_the_hub(hub: FakeHub) -> None:
-    provider = _provider(_settings(hub, hf_provider="hf-inference"))
-    try:
-        provider.embed_documents(["delta"])
-    finally:
-        provider.close()
+    _embedded(hub, "delta", hf_provider="hf-inference")
     assert hub.routes() == [f"/router/hf-inference/models/{MODEL}/pipeline/feature-extraction"]
     assert hub.requests[0].json == {"inputs": ["delta"], "normalize": True, "truncate": True}
 
@@ -140,11 +142,7 @@ def test_auto_may_choose_hf_inference_for_a_sentence_similarity_model(hub: FakeH
         "hf-inference": {"status": "live", "providerId": MODEL, "task": "sentence-similarity"},
         **MAPPING,
     }
-    provider = _provider(_settings(hub))
-    try:
-        provider.embed_documents(["epsilon"])
-    finally:
-        provider.close()
+    _embedded(hub, "epsilon")
     assert hub.routes("POST") == [
         f"/router/hf-inference/models/{MODEL}/pipeline/feature-extraction"
     ]
@@ -300,11 +298,7 @@ def test_a_provider_huggingface_hub_does_not_know_gets_the_openai_route(hub: Fak
         "newcloud": {"status": "live", "providerId": "bge-small@v1", "task": "feature-extraction"}
     }
     hub.served["newcloud"] = {"bge-small@v1"}
-    provider = _provider(_settings(hub))
-    try:
-        provider.embed_documents(["eta"])
-    finally:
-        provider.close()
+    _embedded(hub, "eta")
     post = hub.requests[-1]
     assert (post.path, post.json) == (
         "/router/newcloud/v1/embeddings",
