@@ -14,8 +14,6 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
 
-import httpx
-
 from embeddings.base import EmbeddingProvider
 from embeddings.cache import unwrap
 from embeddings.endpoint_namespace import EndpointFound, find_endpoint
@@ -83,14 +81,7 @@ def check_connection(provider: EmbeddingProvider, settings: EmbeddingSettings) -
     found: EndpointFound | None = None
     try:
         if endpoint and settings.endpoint_namespace:
-            found = find_endpoint(
-                api_url=settings.endpoints_api_url,
-                namespace=settings.endpoint_namespace,
-                endpoint_url=endpoint,
-                model=settings.model.strip(),
-                token=token,
-                timeout=_timeout(settings),
-            )
+            found = find_endpoint(settings)
         vectors = inner.embed_documents([PROBE_TEXT])
         dimension = len(vectors[0])
     except EmbeddingError as exc:
@@ -125,14 +116,7 @@ def log_namespace_check(settings: EmbeddingSettings) -> EndpointFound | None:
     Never raises: a server starts whatever the answer, and the settings page says it again."""
     token = settings.token.get_secret_value().strip()
     try:
-        found = find_endpoint(
-            api_url=settings.endpoints_api_url,
-            namespace=settings.endpoint_namespace,
-            endpoint_url=settings.endpoint.strip(),
-            model=settings.model.strip(),
-            token=token,
-            timeout=_timeout(settings),
-        )
+        found = find_endpoint(settings)
     except EmbeddingError as exc:
         log.warning("embeddings: %s", _shown(exc.message, token, settings.endpoint.strip()))
         return None
@@ -171,10 +155,6 @@ def served_by(report: ConnectionReport) -> list[str]:
 def _route_of(provider: EmbeddingProvider) -> Route | None:
     """The route a serverless provider chose, or None (another kind, or no choice possible)."""
     return provider.chosen_route if isinstance(provider, Routed) else None
-
-
-def _timeout(settings: EmbeddingSettings) -> httpx.Timeout:
-    return httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s)
 
 
 #: The reranker's probe: a question, a passage that answers it and one that does not.

@@ -40,7 +40,7 @@ _NOT_EMBEDDINGS = re.compile(
 )
 # The router, for a provider that does not serve the model: 400 {"error": "Model not supported
 # by provider together"} (huggingface/huggingface.js#2225).
-_NOT_BY_PROVIDER = re.compile(r"not supported by provider", re.IGNORECASE)
+NOT_BY_PROVIDER = re.compile(r"not supported by provider", re.IGNORECASE)
 _PAUSED = re.compile(r"invalid state|endpoint is paused|\bpaused\b", re.IGNORECASE)
 
 
@@ -99,7 +99,7 @@ def http_error(
             "token lacks the inference permission)"
         )
         setting = where.token_setting
-    elif status == 400 and _NOT_BY_PROVIDER.search(message):
+    elif status == 400 and NOT_BY_PROVIDER.search(message):
         text = (
             f"{where.label} refused the model, though the Hub's mapping still names that "
             "provider for it; choose another EMBEDDINGS_HF_PROVIDER, or auto"

@@ -32,9 +32,11 @@ from embeddings.errors import (
     EmbeddingResponseError,
     EmbeddingUnavailableError,
 )
-from inference.attempts import unreachable_reason
-from inference.redact import redact_secrets, redact_url
-from inference.wire import body_message, read_capped, shorten
+from embeddings.hf_api import get_capped
+from embeddings.settings import EmbeddingSettings
+from inference.redact import redact_url
+from inference.retry import RetryPolicy
+from inference.wire import shorten
 
 _MAX_ANSWER_BYTES = 5_000_000
 _STARTING = frozenset({"pending", "initializing", "updating"})
@@ -52,17 +54,15 @@ class EndpointFound:
     note: str | None = None
 
 
-def find_endpoint(
-    *,
-    api_url: str,
-    namespace: str,
-    endpoint_url: str,
-    model: str,
-    token: str,
-    timeout: httpx.Timeout,
-) -> EndpointFound:
-    """The endpoint, checked; raises an ``EmbeddingError`` naming the setting at fault."""
-    items = _list(api_url.rstrip("/"), namespace, token, timeout)
+def find_endpoint(settings: EmbeddingSettings) -> EndpointFound:
+    """``EMBEDDINGS_ENDPOINT`` among ``EMBEDDINGS_ENDPOINT_NAMESPACE``'s Inference Endpoints,
+    checked; raises an ``EmbeddingError`` naming the setting at fault."""
+    api_url = settings.endpoints_api_url.rstrip("/")
+    namespace = settings.endpoint_namespace
+    endpoint_url = settings.endpoint.strip()
+    model = settings.model.strip()
+    timeout = httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s)
+    items = _list(api_url, namespace, settings.token.get_secret_value().strip(), timeout)
     wanted = _comparable(endpoint_url)
     found = next((item for item in items if _comparable(item["url"]) and _owns(item, wanted)), None)
     if found is None:
@@ -84,7 +84,7 @@ def find_endpoint(
     if state == "paused":
         raise EmbeddingUnavailableError(
             f"the Inference Endpoint {name!r} is paused: resume it on its page ({resume}, "
-            f'"Resume endpoint"), or with POST {api_url.rstrip("/")}/endpoint/'
+            f'"Resume endpoint"), or with POST {api_url}/endpoint/'
             f"{quote(namespace)}/{quote(name)}/resume",
             setting="EMBEDDINGS_ENDPOINT",
         )
@@ -109,30 +109,16 @@ def find_endpoint(
 
 
 def _list(api_url: str, namespace: str, token: str, timeout: httpx.Timeout) -> list[dict[str, str]]:
-    url = f"{api_url}/endpoint/{quote(namespace, safe='')}"
-    headers = {"Accept": "application/json", "User-Agent": "semsearch"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=False) as client,
-            client.stream("GET", url, headers=headers) as response,
-        ):
-            body = read_capped(response, _MAX_ANSWER_BYTES)
-    except httpx.TransportError as exc:
-        raise EmbeddingUnavailableError(
-            f"cannot reach the Inference Endpoints API at {redact_url(api_url)}: "
-            f"{unreachable_reason(url, exc)}; check HF_ENDPOINTS_API_URL",
-            setting="HF_ENDPOINTS_API_URL",
-        ) from exc
-    if body is None:
-        raise EmbeddingResponseError(
-            f"the Inference Endpoints API's answer is over {_MAX_ANSWER_BYTES:,} bytes; "
-            "check HF_ENDPOINTS_API_URL",
-            setting="HF_ENDPOINTS_API_URL",
-        )
-    status = response.status_code
-    message = redact_secrets(body_message(body), token, api_url)
+    answer = get_capped(
+        f"{api_url}/endpoint/{quote(namespace, safe='')}",
+        token=token,
+        timeout=timeout,
+        limit=_MAX_ANSWER_BYTES,
+        what="the Inference Endpoints API",
+        setting="HF_ENDPOINTS_API_URL",
+        policy=RetryPolicy(),
+    )
+    status, message = answer.status, answer.message
     if status in (401, 403, 404):
         raise EmbeddingConfigError(
             f"EMBEDDINGS_ENDPOINT_NAMESPACE={namespace!r} is not a user or organisation whose "
@@ -145,10 +131,10 @@ def _list(api_url: str, namespace: str, token: str, timeout: httpx.Timeout) -> l
             f"the Inference Endpoints API answered HTTP {status} ({message}) when listing "
             f"{namespace!r}; check HF_ENDPOINTS_API_URL",
             status=status,
-            request_id=response.headers.get("x-request-id"),
+            request_id=answer.request_id,
             setting="HF_ENDPOINTS_API_URL",
         )
-    return _items(body)
+    return _items(answer.body)
 
 
 def _items(body: bytes) -> list[dict[str, str]]:

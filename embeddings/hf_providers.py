@@ -7,9 +7,9 @@ which providers serve the model, ``GET {HF_ENDPOINT}/api/models/{id}?expand[]=
 inferenceProviderMapping``, with the user's token, so that its order is the user's preference
 order (https://hf.co/settings/inference-providers). The answer is read by huggingface_hub's own
 ``ModelInfo``, which accepts both the dict-by-provider shape and the list shape; the request is
-made here, with the node's timeouts, a size cap and error wording, because huggingface_hub's
-``HfApi`` refuses every call under ``HF_HUB_OFFLINE`` (which a machine running the local model
-often sets) and raises its own exceptions.
+made by ``embeddings.hf_api`` (the node's timeouts, retry policy, a size cap and error
+wording), because huggingface_hub's ``HfApi`` refuses every call under ``HF_HUB_OFFLINE``
+(which a machine running the local model often sets) and raises its own exceptions.
 
 The choice, unlike huggingface_hub's (which takes the first entry whatever its task or status):
 the first entry, in the Hub's order, that serves feature-extraction and is ``live``. An explicit
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -40,9 +39,10 @@ from embeddings.errors import (
     EmbeddingResponseError,
     EmbeddingUnavailableError,
 )
-from inference.attempts import unreachable_reason
-from inference.redact import redact_secrets, redact_url
-from inference.wire import body_message, read_capped, shorten
+from embeddings.hf_api import get_capped
+from inference.redact import redact_url
+from inference.retry import RetryPolicy
+from inference.wire import shorten
 
 AUTO = "auto"
 HF_INFERENCE = "hf-inference"
@@ -54,7 +54,6 @@ _HF_INFERENCE_TASKS = frozenset({FEATURE_EXTRACTION, "sentence-similarity"})
 _PATHS = {"deepinfra": "/v1/openai/embeddings"}
 #: The mapping of one model is a few hundred bytes; a larger answer is not the Hub's.
 _MAX_ANSWER_BYTES = 1_000_000
-_ATTEMPTS = 3
 MODELS_PAGE = "https://huggingface.co/models?pipeline_tag=feature-extraction&inference_provider=all"
 
 
@@ -190,10 +189,13 @@ class ProviderMappings:
     """The Hub's provider mapping of each model, asked once per process and kept until a
     provider says the model is gone (``forget``). Safe to share between threads."""
 
-    def __init__(self, hub_url: str, token: str, timeout: httpx.Timeout) -> None:
+    def __init__(
+        self, hub_url: str, token: str, timeout: httpx.Timeout, policy: RetryPolicy
+    ) -> None:
         self.hub_url = hub_url.rstrip("/")
         self._token = token
         self._timeout = timeout
+        self._policy = policy
         self._known: dict[str, list[Served]] = {}
         self._lock = threading.Lock()
 
@@ -208,50 +210,23 @@ class ProviderMappings:
             self._known.pop(model, None)
 
     def _fetch(self, model: str) -> list[Served]:
-        url = f"{self.hub_url}/api/models/{quote(model, safe='/')}"
-        params = {"expand[]": "inferenceProviderMapping"}
-        headers = {"Accept": "application/json", "User-Agent": "semsearch"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
-        for attempt in range(_ATTEMPTS):
-            try:
-                with (
-                    httpx.Client(timeout=self._timeout, follow_redirects=False) as client,
-                    client.stream("GET", url, params=params, headers=headers) as response,
-                ):
-                    body = read_capped(response, _MAX_ANSWER_BYTES)
-            except httpx.TransportError as exc:
-                if attempt + 1 < _ATTEMPTS:
-                    time.sleep(0.5 * (attempt + 1))
-                    continue
-                raise EmbeddingUnavailableError(
-                    f"cannot reach the Hub at {redact_url(self.hub_url)} to find which "
-                    f"Inference Provider serves {model!r}: {unreachable_reason(url, exc)}; "
-                    "check HF_ENDPOINT",
-                    setting="HF_ENDPOINT",
-                ) from exc
-            if response.status_code in (429, 500, 502, 503, 504) and attempt + 1 < _ATTEMPTS:
-                time.sleep(0.5 * (attempt + 1))
-                continue
-            if body is None:
-                raise EmbeddingResponseError(
-                    f"the Hub's answer is over {_MAX_ANSWER_BYTES:,} bytes, which no provider "
-                    "mapping is; check HF_ENDPOINT",
-                    setting="HF_ENDPOINT",
-                )
-            return self._read(model, response, body)
-        raise AssertionError("unreachable")  # the loop returns or raises
-
-    def _read(self, model: str, response: httpx.Response, body: bytes) -> list[Served]:
-        status = response.status_code
-        message = redact_secrets(body_message(body), self._token, self.hub_url)
-        request_id = response.headers.get("x-request-id")
+        answer = get_capped(
+            f"{self.hub_url}/api/models/{quote(model, safe='/')}",
+            params={"expand[]": "inferenceProviderMapping"},
+            token=self._token,
+            timeout=self._timeout,
+            limit=_MAX_ANSWER_BYTES,
+            what="the Hub",
+            setting="HF_ENDPOINT",
+            policy=self._policy,
+        )
+        status, message = answer.status, answer.message
         if status == 401:
             raise EmbeddingUnavailableError(
                 f"HF_TOKEN was rejected by the Hub when asking which Inference Provider serves "
                 f"{model!r} (HTTP 401: {message})",
                 status=status,
-                request_id=request_id,
+                request_id=answer.request_id,
                 setting="HF_TOKEN",
             )
         if status == 404:
@@ -265,10 +240,10 @@ class ProviderMappings:
                 f"the Hub ({redact_url(self.hub_url)}) could not say which Inference Provider "
                 f"serves {model!r} (HTTP {status}: {message}); check HF_ENDPOINT",
                 status=status,
-                request_id=request_id,
+                request_id=answer.request_id,
                 setting="HF_ENDPOINT",
             )
-        return parse_mapping(model, body)
+        return parse_mapping(model, answer.body)
 
 
 def parse_mapping(model: str, body: bytes) -> list[Served]:

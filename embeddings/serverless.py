@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from urllib.parse import urlparse
 
+from embeddings import diagnose
 from embeddings.base import Vector
 from embeddings.errors import EmbeddingConfigError, EmbeddingServiceError
 from embeddings.hf_providers import (
@@ -78,7 +79,7 @@ class HFInferenceProvider(RemoteProvider):
         self._route: Route | None = None
         first = hf_inference_route(model, base, reason) if self._requested == HF_INFERENCE else None
         super().__init__(settings, url=first.url if first else base, model_id=model, retry=retry)
-        self._mappings = ProviderMappings(settings.hub_url, self._token, self._timeout)
+        self._mappings = ProviderMappings(settings.hub_url, self._token, self._timeout, self.retry)
         if first is not None:
             self._use(first)
 
@@ -154,5 +155,5 @@ class HFInferenceProvider(RemoteProvider):
 def _model_gone(exc: EmbeddingServiceError) -> bool:
     """The provider no longer serves the model (the Hub's mapping may have moved on)."""
     return exc.status == 404 or (
-        exc.status == 400 and "not supported by provider" in exc.message.lower()
+        exc.status == 400 and diagnose.NOT_BY_PROVIDER.search(exc.message) is not None
     )

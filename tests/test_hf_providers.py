@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from embeddings.check import check_connection
+from embeddings.check import ConnectionReport, check_connection
 from embeddings.errors import (
     EmbeddingConfigError,
     EmbeddingError,
@@ -265,13 +265,17 @@ def test_a_provider_refusing_a_model_the_hub_still_maps_to_it(
     assert TOKEN not in caplog.text
 
 
-def test_the_check_shows_the_provider_its_reason_and_its_model_id(hub: FakeHub) -> None:
+def _checked(hub: FakeHub) -> ConnectionReport:
     settings = _settings(hub)
     provider = _provider(settings)
     try:
-        report = check_connection(provider, settings)
+        return check_connection(provider, settings)
     finally:
         provider.close()
+
+
+def test_the_check_shows_the_provider_its_reason_and_its_model_id(hub: FakeHub) -> None:
+    report = _checked(hub)
     assert report.ok, report.error
     assert report.hf_provider == "together"
     assert report.provider_model_id == TOGETHER_ID
@@ -281,12 +285,7 @@ def test_the_check_shows_the_provider_its_reason_and_its_model_id(hub: FakeHub) 
 
 def test_the_check_of_an_unserved_model_reports_the_error(hub: FakeHub) -> None:
     hub.mappings[MODEL] = {"novita": MAPPING["novita"]}
-    settings = _settings(hub)
-    provider = _provider(settings)
-    try:
-        report = check_connection(provider, settings)
-    finally:
-        provider.close()
+    report = _checked(hub)
     assert not report.ok
     assert report.error is not None and "served by no Inference Provider" in report.error
     assert report.hf_provider is None
