@@ -56,7 +56,9 @@ def test_the_local_reranker_scores_each_pair(local_reranker: LocalReranker) -> N
     assert len(scores) == 3
     assert all(0.0 <= s <= 1.0 for s in scores), "one-label models score through a sigmoid"
     assert local_reranker.rerank(QUERY, TEXTS) == scores, "deterministic"
-    assert local_reranker.rerank(QUERY, TEXTS[1:]) == scores[1:], "each pair on its own"
+    # Each pair is scored on its own: another batch changes only the padding's float noise.
+    alone = local_reranker.rerank(QUERY, TEXTS[1:])
+    assert alone == pytest.approx(scores[1:], abs=1e-6), "each pair on its own"
     assert local_reranker.rerank(QUERY, []) == []
 
 
