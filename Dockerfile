@@ -8,6 +8,14 @@ WORKDIR /app
 # The CPU build of torch, pinned as in pyproject.toml (a plain install pulls a CUDA build).
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
+# OCR runs on RapidOCR, from PyPI. SEMSEARCH_OCR_ENGINE=tesseract needs Debian's Tesseract:
+# build with --build-arg TESSERACT="tesseract-ocr tesseract-ocr-deu" (a package per language).
+ARG TESSERACT=""
+RUN if [ -n "$TESSERACT" ]; then \
+        apt-get update && apt-get install -y --no-install-recommends $TESSERACT \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
+
 COPY pyproject.toml README.md ./
 COPY inference ./inference
 COPY embeddings ./embeddings

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck unit bench clean browser-deps
+.PHONY: install run test lint typecheck unit bench clean browser-deps ocr-deps
 
 # torch is installed first and pinned: the CPU build of 2.13.0; a plain `torch` would pull CUDA.
 $(VENV)/.installed: pyproject.toml
@@ -34,7 +34,14 @@ browser-deps:
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; \
 	fi
 
-test: lint typecheck browser-deps
+# The Tesseract tests (tests/test_ocr.py) need Debian's tesseract-ocr: installed where CI=true,
+# skipped with the reason elsewhere. The default OCR engine, RapidOCR, comes from PyPI.
+ocr-deps:
+	@if [ "$$CI" = "true" ] && ! command -v tesseract >/dev/null; then \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y tesseract-ocr tesseract-ocr-eng; \
+	fi
+
+test: lint typecheck browser-deps ocr-deps
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 bench: install

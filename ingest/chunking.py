@@ -137,6 +137,7 @@ def chunk_document(
                     end=end,
                     heading=section.heading,
                     tokens=tokens,
+                    ocr=section.ocr,
                 )
             )
         section_start = section_end + 2  # Document.text joins sections with "\n\n"

@@ -30,12 +30,19 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from ingest.errors import DocumentParseError, IngestError, UnreadableFileError
-from ingest.models import Document
+from ingest.models import Document, PageProgress
+from ingest.ocr import OcrSettings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 120.0
-DEFAULT_MEMORY_MB = 1024
+# OCR needs it: RapidOCR loads its models in the worker when the first scan comes, and ONNX
+# Runtime then reserves address space well beyond what it touches (about 1 GB resident, 1.8 GB
+# mapped), and how much varies from run to run. Measured (docs/benchmarks.md, "OCR"): two
+# pages of the eval scan failed at 1,536 MB and read at 1,792; a dense 2,000 x 2,000 page
+# failed at 1,792 in one run and read at 1,536 in another; every read at 2,048 passed. Half
+# again over that, for the pages denser still.
+DEFAULT_MEMORY_MB = 3072
 # A worker gets this long to start (import the parsers) before it is taken as broken.
 START_TIMEOUT_S = 60.0
 # Held by each worker and let go when its memory runs out, to report that it did.
@@ -73,9 +80,11 @@ class IsolatedReader:
         workers: int = 1,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         memory_mb: int = DEFAULT_MEMORY_MB,
+        ocr: OcrSettings = OcrSettings(),
     ) -> None:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self.ocr = ocr
         self.workers = max(1, workers)  # files read at once (the pipeline reads this many ahead)
         self._context = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
@@ -83,19 +92,15 @@ class IsolatedReader:
         self._lock = threading.Lock()
         self._closed = False
 
-    def load(self, filename: str, data: bytes) -> Document:
+    def load(self, filename: str, data: bytes, progress: PageProgress | None = None) -> Document:
         """The file's ``Document``; raises ``DocumentParseError`` (or ``ReadTimeoutError``,
-        ``ReadMemoryError``) naming the file and the cause."""
+        ``ReadMemoryError``) naming the file and the cause. ``progress`` hears of each page
+        read by OCR; the time limit then counts again from each page read."""
         with self._slots:
             worker = self._take()
             try:
                 worker.connection.send((filename, data))
-                if not worker.connection.poll(self.timeout_s):
-                    raise ReadTimeoutError(
-                        filename,
-                        f"took longer than {self.timeout_s:g} s to read (SEMSEARCH_READ_TIMEOUT_S)",
-                    )
-                outcome, value = worker.connection.recv()
+                outcome, value = self._answer(worker, filename, progress)
             except (EOFError, OSError):
                 # The worker stopped: it may have said why first (no room for the bytes).
                 said = _last_word(worker.connection)
@@ -116,6 +121,28 @@ class IsolatedReader:
                 raise DocumentParseError(filename, str(value))
             assert outcome == "ok" and isinstance(value, Document)
             return value
+
+    def _answer(
+        self, worker: _Worker, filename: str, progress: PageProgress | None
+    ) -> tuple[str, object]:
+        """The worker's last word on the file, passing its page progress on as it comes."""
+        pages_read: tuple[int, int] | None = None
+        while True:
+            if not worker.connection.poll(self.timeout_s):
+                what = "to read"
+                if pages_read is not None:
+                    what = f"to OCR page {pages_read[0] + 1} of {pages_read[1]}"
+                raise ReadTimeoutError(
+                    filename,
+                    f"took longer than {self.timeout_s:g} s {what} (SEMSEARCH_READ_TIMEOUT_S)",
+                )
+            outcome, value = worker.connection.recv()
+            if outcome != "progress":
+                return outcome, value
+            done, total = value
+            pages_read = (done, total)
+            if progress is not None:
+                progress(done, total)
 
     def close(self) -> None:
         with self._lock:
@@ -148,7 +175,10 @@ class IsolatedReader:
     def _start(self) -> _Worker:
         ours, theirs = self._context.Pipe()
         process = self._context.Process(
-            target=serve, args=(theirs, self.memory_mb), name="semsearch-reader", daemon=True
+            target=serve,
+            args=(theirs, self.memory_mb, self.ocr),
+            name="semsearch-reader",
+            daemon=True,
         )
         process.start()
         theirs.close()
@@ -168,8 +198,9 @@ class IsolatedReader:
         return f"the process reading it stopped ({how}); it may need more memory than it may use"
 
 
-def serve(connection: Connection, memory_mb: int) -> None:
-    """A worker's loop: read files until told to stop. Runs in the worker process."""
+def serve(connection: Connection, memory_mb: int, ocr: OcrSettings = OcrSettings()) -> None:
+    """A worker's loop: read files until told to stop. Runs in the worker process. The OCR
+    engine is loaded by the first file that needs it, under the cap, and kept."""
     from ingest.loaders import load_document  # the parsers, imported before the cap
 
     _cap_memory(memory_mb)
@@ -188,8 +219,12 @@ def serve(connection: Connection, memory_mb: int) -> None:
         if task is None:
             return
         filename, data = task
+
+        def progress(done: int, total: int) -> None:
+            connection.send(("progress", (done, total)))
+
         try:
-            connection.send(("ok", load_document(filename, data)))
+            connection.send(("ok", load_document(filename, data, progress, ocr=ocr)))
         except MemoryError:
             reserve.clear()
             connection.send(("memory", None))

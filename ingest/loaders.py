@@ -29,12 +29,20 @@ from ingest.errors import (
 )
 from ingest.extracted import Extracted
 from ingest.html_format import load_html
+from ingest.image_format import load_image
 from ingest.markdown_format import load_markdown
-from ingest.models import Document
+from ingest.models import Document, PageProgress
+from ingest.ocr import OcrJob, OcrSettings
 from ingest.pdf import load_pdf
 from ingest.text_format import load_text
 from ingest.text_sniff import binary_reason
-from search.file_types import DOCX_MIME, MIME_TYPES, SUPPORTED_EXTENSIONS, extension
+from search.file_types import (
+    DOCX_MIME,
+    IMAGE_MIMES,
+    MIME_TYPES,
+    SUPPORTED_EXTENSIONS,
+    extension,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +53,19 @@ PDF_MAGIC_WINDOW = 1024
 ZIP_MAGIC = b"PK\x03\x04"
 # Word 97-2003 .doc files (OLE compound documents), often renamed to .docx by hand.
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# How each image format starts; a TIFF in either byte order, a WebP inside a RIFF container.
+IMAGE_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/tiff": (b"II*\x00", b"MM\x00*"),
+}
 
-_LOADERS: dict[str, Callable[[str, bytes], Extracted]] = {
+#: Formats whose pages may be read by OCR; they are handed the file's ``OcrJob``.
+_OCR_LOADERS: dict[str, Callable[[str, bytes, OcrJob], Extracted]] = {
     "application/pdf": load_pdf,
+    **dict.fromkeys(IMAGE_MIMES, load_image),
+}
+_LOADERS: dict[str, Callable[[str, bytes], Extracted]] = {
     "text/plain": load_text,
     "text/markdown": load_markdown,
     "text/html": load_html,
@@ -91,9 +109,22 @@ def check_upload(filename: str, size: int, head: bytes, *, max_bytes: int) -> No
                 why += " (it looks like an old .doc file: save it as .docx in Word)"
             raise UnsupportedFileError(filename, why)
         return
+    mime = MIME_TYPES[ext]
+    if mime in IMAGE_MIMES:
+        if not _looks_like(mime, head):
+            raise UnsupportedFileError(
+                filename, f"not a {ext.lstrip('.').upper()} image: the content does not match"
+            )
+        return
     reason = binary_reason(head)
     if reason is not None:
         raise UnsupportedFileError(filename, reason)
+
+
+def _looks_like(mime: str, head: bytes) -> bool:
+    if mime == "image/webp":
+        return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    return head.startswith(IMAGE_MAGIC[mime])
 
 
 def safe_filename(name: str) -> str:
@@ -116,8 +147,16 @@ def safe_filename(name: str) -> str:
     return name
 
 
-def load_document(filename: str, data: bytes) -> Document:
-    """Parse a file into a Document; raises ``DocumentParseError`` naming the cause.
+def load_document(
+    filename: str,
+    data: bytes,
+    progress: PageProgress | None = None,
+    *,
+    ocr: OcrSettings = OcrSettings(),
+) -> Document:
+    """Parse a file into a Document; raises ``DocumentParseError`` naming the cause. PDF pages
+    without a usable text layer and images are read by OCR as ``ocr`` says, each page read
+    reported to ``progress``.
 
     ``doc_id`` is the sha256 of the bytes, so the same file always gets the same id. Any other
     exception from a loader is logged with its traceback and raised as ``UnreadableFileError``
@@ -128,7 +167,11 @@ def load_document(filename: str, data: bytes) -> Document:
     if mime is None:
         raise DocumentParseError(filename, f"unsupported file type '{ext or '(none)'}'")
     try:
-        extracted = _LOADERS[mime](filename, data)
+        if mime in _OCR_LOADERS:
+            job = OcrJob(filename, ocr, progress)
+            extracted = _OCR_LOADERS[mime](filename, data, job)
+        else:
+            extracted = _LOADERS[mime](filename, data)
     except (IngestError, MemoryError):
         raise
     except Exception as error:

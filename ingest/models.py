@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from embeddings.base import Vector
 from search.labels import Labels
@@ -19,21 +19,32 @@ from search.labels import Labels
 ProgressCallback = Callable[[str, int, int], None]
 #: the file's position in the run's input, then as ``ProgressCallback``
 FilesProgress = Callable[[int, str, int, int], None]
-# How a file's bytes become a Document: ``ingest.loaders.load_document`` in this process, or
-# ``ingest.isolation.IsolatedReader.load`` in a worker process with limits.
-ReadFile = Callable[[str, bytes], "Document"]
+#: ``(done, total)`` pages read by OCR so far (``ingest.ocr``).
+PageProgress = Callable[[int, int], None]
+
+
+class ReadFile(Protocol):
+    """How a file's bytes become a Document: ``ingest.loaders.load_document`` in this process,
+    or ``ingest.isolation.IsolatedReader.load`` in a worker process with limits. ``progress``
+    hears of each page read by OCR."""
+
+    def __call__(
+        self, filename: str, data: bytes, progress: PageProgress | None = None
+    ) -> Document: ...
 
 
 @dataclass(frozen=True)
 class Section:
     """A run of text on one page under one heading.
 
-    ``page`` is 1-based; formats without pages use 1.
+    ``page`` is 1-based; formats without pages use 1. ``ocr``: the text was read from the
+    page's image by OCR (``ingest.ocr``), not from a text layer.
     """
 
     text: str
     page: int = 1
     heading: str | None = None
+    ocr: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,11 @@ class Document:
     def text(self) -> str:
         return "\n\n".join(section.text for section in self.sections)
 
+    @property
+    def ocr_pages(self) -> int:
+        """How many of its pages were read by OCR."""
+        return len({section.page for section in self.sections if section.ocr})
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -64,6 +80,7 @@ class Chunk:
     end: int
     heading: str | None
     tokens: int
+    ocr: bool = False  # its section's text came from OCR
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,10 @@ from pypdf.generic import ArrayObject, IndirectObject, StreamObject
 from ingest.errors import DocumentParseError
 from ingest.extracted import Extracted
 from ingest.models import Section
+from ingest.ocr import OcrJob
 from ingest.page_furniture import strip_running_lines
-from ingest.textnorm import filename_stem, first_line, normalize_text, shorten
+from ingest.pdf_ocr import with_ocr
+from ingest.textnorm import clean_page_text, filename_stem, first_line, shorten
 
 MAX_PAGES = 2_000
 MAX_TEXT_CHARS = 50_000_000
@@ -43,15 +45,14 @@ MAX_CONTENT_BYTES = 100_000 * MAX_PAGES
 # page). About 10 µs each.
 MAX_OPERATIONS = 25_000 * MAX_PAGES
 ENCRYPTED_MESSAGE = "encrypted PDF: it needs a password, remove the password and upload it again"
-NO_TEXT_MESSAGE = "no extractable text (scanned? run OCR on it first)"
+NO_TEXT_MESSAGE = "no extractable text (scanned? SEMSEARCH_OCR=auto reads scans with OCR)"
+NO_TEXT_EVEN_BY_OCR = "no extractable text: no text layer, and OCR found none on its pages"
 
 # pypdf logs every recoverable oddity of real-world files ("incorrect startxref pointer",
 # "fontTools is required …") as a warning; they are noise in a server log. Errors still show.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 log = logging.getLogger(__name__)
 
-# A word broken across lines by a hyphen ("speci-\nfication"): joined again, so it can match.
-_HYPHENATED = re.compile(r"(\w)-\n(?=[a-z])")
 # Metadata titles that name a file or a template rather than the document.
 _USELESS_TITLE = re.compile(
     r"^(untitled|unknown|title|document\d*|microsoft word|slide \d+)$"
@@ -60,8 +61,9 @@ _USELESS_TITLE = re.compile(
 )
 
 
-def load_pdf(filename: str, data: bytes) -> Extracted:
-    """Text per page (1-based, kept even when earlier pages are empty) and a title."""
+def load_pdf(filename: str, data: bytes, ocr: OcrJob | None = None) -> Extracted:
+    """Text per page (1-based, kept even when earlier pages are empty) and a title. With
+    ``ocr``, pages without a usable text layer are read by OCR (``ingest.pdf_ocr``)."""
     reader = _open(filename, data)
     try:
         page_count = len(reader.pages)
@@ -83,7 +85,22 @@ def load_pdf(filename: str, data: bytes) -> Extracted:
             f"too much content: the pages inflate to over {MAX_CONTENT_BYTES // 1_000_000} MB"
             " of text and drawing commands",
         )
-    sections = _page_sections(filename, reader, page_count)
+    failures: dict[int, str] = {}
+    sections = _page_sections(filename, reader, page_count, failures)
+    if ocr is not None and ocr.enabled:
+        sections = with_ocr(filename, data, sections, page_count, ocr, failures)
+    if failures:
+        log.warning(
+            "%s: %d page(s) unreadable: %s",
+            filename,
+            len(failures),
+            "; ".join(failures[number] for number in sorted(failures)[:3]),
+        )
+    if not sections:
+        if failures:
+            raise DocumentParseError(filename, f"corrupt PDF: {failures[min(failures)]}")
+        enabled = ocr is not None and ocr.enabled
+        raise DocumentParseError(filename, NO_TEXT_EVEN_BY_OCR if enabled else NO_TEXT_MESSAGE)
     # The title is read before running headers go: on a book's pages without a metadata
     # title, the running header is the best name there is.
     title = _metadata_title(reader) or (
@@ -116,11 +133,13 @@ def _open(filename: str, data: bytes) -> PdfReader:
     return reader
 
 
-def _page_sections(filename: str, reader: PdfReader, page_count: int) -> list[Section]:
-    """One section per page with text. A page that fails alone is skipped and logged."""
+def _page_sections(
+    filename: str, reader: PdfReader, page_count: int, failures: dict[int, str]
+) -> list[Section]:
+    """One section per page with text. A page that fails alone is skipped, its reason put in
+    ``failures``."""
     sections: list[Section] = []
     total_chars = 0
-    failures: list[str] = []
     budget = _Budget()
     for number in range(1, page_count + 1):
         budget.page, budget.page_chars = number, 0
@@ -135,9 +154,9 @@ def _page_sections(filename: str, reader: PdfReader, page_count: int) -> list[Se
         except DependencyError as error:
             raise DocumentParseError(filename, f"cannot read this PDF here: {error}") from error
         except Exception as error:  # one bad page must not lose the other pages
-            failures.append(f"page {number}: {_cause(error)}")
+            failures[number] = f"page {number}: {_cause(error)}"
             continue
-        text = _clean(raw)
+        text = clean_page_text(raw)
         total_chars += len(text)
         if total_chars > MAX_TEXT_CHARS:
             raise DocumentParseError(
@@ -147,14 +166,6 @@ def _page_sections(filename: str, reader: PdfReader, page_count: int) -> list[Se
             )
         if text:
             sections.append(Section(text=text, page=number))
-    if failures:
-        log.warning(
-            "%s: %d page(s) unreadable: %s", filename, len(failures), "; ".join(failures[:3])
-        )
-    if not sections:
-        if failures:
-            raise DocumentParseError(filename, f"corrupt PDF: {failures[0]}")
-        raise DocumentParseError(filename, NO_TEXT_MESSAGE)
     return sections
 
 
@@ -214,12 +225,6 @@ def _stream_bytes(part: Any, sizes: dict[int, int]) -> int:
         stream = part.get_object() if part is not None else None
         sizes[key] = len(stream.get_data()) if isinstance(stream, StreamObject) else 0
     return sizes[key]
-
-
-def _clean(raw: str) -> str:
-    # pypdf marks some line breaks inside figures with U+2029; on a page they read as spaces.
-    text = normalize_text(raw.replace("\u2029", " ").replace("\x00", ""))
-    return _HYPHENATED.sub(r"\1", text)
 
 
 def _metadata_title(reader: PdfReader) -> str | None:

@@ -49,6 +49,7 @@ from ingest.models import (
     ProgressCallback,
     ToWrite,
 )
+from ingest.ocr import OCR_STAGE
 from ingest.read_ahead import read_ahead
 from ingest.stages import ChunkStage, EmbedStage, LoadStage, WriteStage
 
@@ -66,7 +67,8 @@ class IngestRunner:
     ``run`` reads ``files`` lazily and yields one ``IngestOutcome`` per file, in input order. A
     ``CheckedFile`` is not judged again; a ``SourceFile`` is, and a rejected one becomes a failed
     outcome in its place. ``progress`` gets the file's position in ``files``, the stage
-    ("parsing"; "embedding" done/total chunks, after each slice; "storing") and its counts.
+    ("parsing"; "OCR page" done/total pages read by OCR; "embedding" done/total chunks, after
+    each slice; "storing") and its counts.
 
     With ``read_ahead`` threads (``ingest.read_ahead``), the next files are checked, loaded and
     chunked while the current slice embeds, a bounded number ahead; with 0, each when its turn
@@ -124,7 +126,7 @@ class IngestRunner:
                 return _failed(error.filename, error.reason)
         report("parsing", 0, 1)
         try:
-            loaded = self._load.run(file)
+            loaded = self._load.run(file, lambda done, total: report(OCR_STAGE, done, total))
             if isinstance(loaded, AlreadyIndexed):
                 return IngestOutcome.of(loaded.document, "unchanged", loaded.chunks)
             chunked = self._chunk.run(loaded)

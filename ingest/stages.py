@@ -26,6 +26,7 @@ from ingest.models import (
     CheckedFile,
     Chunked,
     Loaded,
+    PageProgress,
     ReadFile,
     SourceFile,
 )
@@ -80,14 +81,17 @@ class LoadStage:
         """Raises ``RejectedFileError``: empty, too large, a type semsearch does not read."""
         return check_file(source, max_bytes=self._max_upload_bytes)
 
-    def run(self, file: CheckedFile) -> Loaded | AlreadyIndexed:
+    def run(
+        self, file: CheckedFile, progress: PageProgress | None = None
+    ) -> Loaded | AlreadyIndexed:
         """Parse the file (raises ``DocumentParseError``); ``AlreadyIndexed`` when its bytes are
         stored and done with the same labels and chunking.
 
         The same bytes with other labels are written again (their vectors come from the
         cache), so that a re-upload can correct a document's tags. An already indexed file's
-        missing original is saved again (``StorageFullError`` when there is no room for it)."""
-        document = self._read(file.name, file.data)
+        missing original is saved again (``StorageFullError`` when there is no room for it).
+        ``progress`` hears of each page read by OCR."""
+        document = self._read(file.name, file.data, progress)
         existing = self._catalog.find(document.doc_id)
         if (
             existing is not None

@@ -24,6 +24,8 @@ _LINE_END_SPACE = " \t\xa0"
 _MANY_BLANK_LINES = re.compile(r"\n{3,}")
 _WHITESPACE = re.compile(r"\s+")
 _ALNUM = re.compile(r"[^\W_]")
+# A word broken across lines by a hyphen ("speci-\nfication"): joined again, so it can match.
+_HYPHENATED = re.compile(r"(\w)-\n(?=[a-z])")
 
 
 def normalize_text(text: str) -> str:
@@ -40,6 +42,14 @@ def normalize_text(text: str) -> str:
     text = "\n".join([line.rstrip(_LINE_END_SPACE) for line in text.split("\n")])
     text = _MANY_BLANK_LINES.sub("\n\n", text)
     return text.strip()
+
+
+def clean_page_text(raw: str) -> str:
+    """A page's text as a PDF's text layer or OCR gives it: normalised, and words broken across
+    lines by a hyphen joined again."""
+    # pypdf marks some line breaks inside figures with U+2029; on a page they read as spaces.
+    text = normalize_text(raw.replace("\u2029", " ").replace("\x00", ""))
+    return _HYPHENATED.sub(r"\1", text)
 
 
 def collapse_whitespace(text: str) -> str:

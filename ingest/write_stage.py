@@ -198,6 +198,7 @@ class WriteStage:
                 heading=chunk.heading,
                 dense=vector,
                 sparse=self._sparse.embed_document(chunk.text),
+                ocr=chunk.ocr,
             )
             for chunk, vector in zip(file.chunks, file.vectors, strict=True)
         ]

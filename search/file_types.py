@@ -23,7 +23,15 @@ MIME_TYPES: dict[str, str] = {
     ".htm": "text/html",
     ".docx": DOCX_MIME,
     ".csv": "text/csv",
+    # Read by OCR (ingest.image_format).
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".webp": "image/webp",
 }
+IMAGE_MIMES: frozenset[str] = frozenset(m for m in MIME_TYPES.values() if m.startswith("image/"))
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(MIME_TYPES)
 
 

@@ -55,6 +55,10 @@ PAGE = "page"
 START = "start"
 END = "end"
 HEADING = "heading"
+#: "ocr" on a chunk whose text was read by OCR; absent otherwise (and on older chunks). A
+#: string, not a boolean: Qdrant Edge 0.9 cannot match booleans (``search.edge_types``).
+TEXT_FROM = "text_from"
+FROM_OCR = "ocr"
 # Document fields.
 PAGES = "pages"
 CHUNKS = "chunks"
@@ -76,7 +80,7 @@ CHUNK_FILTER_FIELDS = (MIME, INGESTED_AT)
 # Keyword payload indexes. A keyword index also indexes every string of a list field (``tags``).
 # Collections created before a field was added get its index when next opened; filters on a
 # field without an index still match, only slower.
-KEYWORD_INDEXES = (DOC_ID, KIND, FILENAME, TAGS, MIME)
+KEYWORD_INDEXES = (DOC_ID, KIND, FILENAME, TAGS, MIME, TEXT_FROM)
 # Datetime payload indexes (ISO 8601 / RFC 3339 strings), for ``DateRange`` filters.
 DATETIME_INDEXES = (INGESTED_AT,)
 
@@ -138,6 +142,7 @@ def chunk_point(
     heading: str | None,
     dense: list[float] | None,
     sparse: SparseVector | None,
+    ocr: bool = False,
 ) -> StoredPoint:
     return StoredPoint(
         id=chunk_point_id(owner.doc_id, index),
@@ -152,6 +157,7 @@ def chunk_point(
             START: start,
             END: end,
             HEADING: heading,
+            **({TEXT_FROM: FROM_OCR} if ocr else {}),
         },
     )
 
@@ -235,6 +241,7 @@ class PointFields:
     page: int
     chunk_index: int
     text: str
+    ocr: bool = False
 
 
 def read_point(payload: Mapping[str, Any]) -> PointFields:
@@ -246,6 +253,7 @@ def read_point(payload: Mapping[str, Any]) -> PointFields:
         page=int(payload.get(PAGE, 1) or 0),
         chunk_index=int(payload.get(CHUNK_INDEX, 0) or 0),
         text=text_of(payload),
+        ocr=payload.get(TEXT_FROM) == FROM_OCR,
     )
 
 
@@ -357,8 +365,10 @@ def chunk_filter(
     mimes: Sequence[str] = (),
     ingested: DateRange | None = None,
     metadata: Mapping[str, str] | None = None,
+    ocr_only: bool = False,
 ) -> Where:
-    """The chunks a search may find: ANY of ``tags``, ANY of ``mimes``, ALL ``metadata`` pairs."""
+    """The chunks a search may find: ANY of ``tags``, ANY of ``mimes``, ALL ``metadata`` pairs;
+    with ``ocr_only``, only text read by OCR."""
     where: dict[str, WhereValue] = {KIND: CHUNK}
     if doc_id:
         where[DOC_ID] = doc_id
@@ -368,6 +378,8 @@ def chunk_filter(
         where[MIME] = list(mimes)
     if ingested is not None:
         where[INGESTED_AT] = ingested
+    if ocr_only:
+        where[TEXT_FROM] = FROM_OCR
     # Metadata keys hold no dots (``search.labels``), so each is one level under ``meta``.
     where.update({f"{META}.{key}": value for key, value in (metadata or {}).items()})
     return where

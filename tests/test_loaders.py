@@ -267,7 +267,8 @@ def test_check_upload_accepts_good_files(eval_pdfs: Path) -> None:
     check_upload("report.docx", 8, b"PK\x03\x04rest", max_bytes=MB)
     check_upload("people.csv", 9, b"name,age\n", max_bytes=MB)
     assert {
-        *(".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".csv")
+        *(".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".csv"),
+        *(".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"),
     } == SUPPORTED_EXTENSIONS
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ingest.loaders import load_document
-from ingest.models import Document, SourceFile
+from ingest.models import Document, PageProgress, SourceFile
 from ingest.read_ahead import read_ahead
 from search.errors import SearchError
 from tests.durability_support import fake_services
@@ -42,7 +42,7 @@ def test_outcomes_keep_input_order_and_failures_stay_with_their_file(services: S
     first_waited: list[bool] = []
     threads: set[str] = set()
 
-    def read(name: str, data: bytes) -> Document:
+    def read(name: str, data: bytes, progress: PageProgress | None = None) -> Document:
         threads.add(threading.current_thread().name)
         if name == "first.txt":
             first_waited.append(third_read.wait(WAIT_S))
@@ -79,7 +79,7 @@ def test_what_stops_a_run_stops_it_at_that_file(services: Services, fatal: Excep
     """Files before it come back, and no file after it is read."""
     read_names: list[str] = []
 
-    def read(name: str, data: bytes) -> Document:
+    def read(name: str, data: bytes, progress: PageProgress | None = None) -> Document:
         read_names.append(name)
         if name == "fatal.txt":
             raise fatal

@@ -29,6 +29,7 @@ from ingest.backfill import backfill_chunk_fields
 from ingest.chunking import load_default_tokenizer
 from ingest.isolation import IsolatedReader
 from ingest.jobs import JobManager
+from ingest.ocr import OcrSettings, OcrUnavailableError, check_engine
 from ingest.originals import OriginalFiles
 from ingest.pipeline import IngestPipeline
 from ingest.recovery import recover_interrupted, remove_partial_files
@@ -192,8 +193,10 @@ def open_services(
         guard = CollectionGuard(store, embedder)
         sparse = Bm25Encoder()
         originals = OriginalFiles(settings.files_dir)
+        ocr = settings.ocr()
+        _log_ocr(ocr)
         reader = IsolatedReader(
-            timeout_s=settings.read_timeout_s, memory_mb=settings.read_memory_mb
+            timeout_s=settings.read_timeout_s, memory_mb=settings.read_memory_mb, ocr=ocr
         )
         stack.callback(reader.close)
         pipeline = IngestPipeline(
@@ -239,3 +242,24 @@ def open_services(
             interrupted=interrupted,
             store=store,
         )
+
+
+def _log_ocr(ocr: OcrSettings) -> None:
+    """Say at start how scans are read, and when the engine cannot run here, why: such files
+    then fail with that reason, and every other file is read as usual."""
+    if ocr.mode == "off":
+        log.info("ocr: off (SEMSEARCH_OCR=off): scans and images are not read")
+        return
+    try:
+        check_engine(ocr)
+    except OcrUnavailableError as error:
+        log.error("ocr: unavailable, scans and images will fail: %s", error)
+        return
+    languages = f", languages {ocr.languages}" if ocr.engine == "tesseract" else ""
+    log.info(
+        "ocr: %s, engine %s%s, at most %d pages a file",
+        ocr.mode,
+        ocr.engine,
+        languages,
+        ocr.max_pages,
+    )

@@ -16,6 +16,8 @@ from embeddings.settings import DEFAULT_MODEL, EmbeddingSettings
 from generation.settings import GenerationSettings
 from inference.hf import DEFAULT_ENDPOINTS_API_URL, DEFAULT_HUB_URL, DEFAULT_ROUTER_URL
 from ingest.chunking import ChunkingSettings
+from ingest.isolation import DEFAULT_MEMORY_MB
+from ingest.ocr import DEFAULT_MAX_PAGES, OcrEngineName, OcrMode, OcrSettings
 from web.guard import MULTIPART_ALLOWANCE_BYTES
 
 
@@ -41,7 +43,12 @@ class Settings(BaseSettings):
     ingest_workers: int = Field(1, alias="SEMSEARCH_INGEST_WORKERS", ge=1)
     # Each file is read in a worker process under these limits (ingest.isolation).
     read_timeout_s: float = Field(120.0, alias="SEMSEARCH_READ_TIMEOUT_S", gt=0)
-    read_memory_mb: int = Field(1024, alias="SEMSEARCH_READ_MEMORY_MB", ge=64)
+    read_memory_mb: int = Field(DEFAULT_MEMORY_MB, alias="SEMSEARCH_READ_MEMORY_MB", ge=64)
+    # OCR of scanned pages and images (ingest.ocr): auto, force or off; rapidocr or tesseract.
+    ocr_mode: OcrMode = Field("auto", alias="SEMSEARCH_OCR")
+    ocr_engine: OcrEngineName = Field("rapidocr", alias="SEMSEARCH_OCR_ENGINE")
+    ocr_languages: str = Field("eng", alias="SEMSEARCH_OCR_LANGUAGES")
+    ocr_max_pages: int = Field(DEFAULT_MAX_PAGES, alias="SEMSEARCH_OCR_MAX_PAGES", ge=1)
     # Uploads waiting for ingestion (on disk, in the spool); past either bound a 503.
     max_queued_files: int = Field(5000, alias="SEMSEARCH_MAX_QUEUED_FILES", ge=1)
     max_queued_mb: int = Field(2048, alias="SEMSEARCH_MAX_QUEUED_MB", ge=1)
@@ -132,6 +139,14 @@ class Settings(BaseSettings):
     def spool_dir(self) -> Path:
         """Accepted uploads not yet ingested (``ingest.spool``), resumed after a restart."""
         return self.data_dir / "incoming"
+
+    def ocr(self) -> OcrSettings:
+        return OcrSettings(
+            mode=self.ocr_mode,
+            engine=self.ocr_engine,
+            languages=self.ocr_languages,
+            max_pages=self.ocr_max_pages,
+        )
 
     def embeddings(self) -> EmbeddingSettings:
         return EmbeddingSettings(
