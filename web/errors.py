@@ -116,6 +116,8 @@ _DESCRIPTIONS = {
 #: take files add 413 and 415 (``UPLOAD_ERROR_RESPONSES``), and those that keep them 507.
 API_ERROR_RESPONSES = error_responses(400, 401, 404, 409, 422, 500, 502, 503)
 UPLOAD_ERROR_RESPONSES = error_responses(413, 415)
+#: Routes that take a JSON body: ``web.guard`` refuses one over its small-body limit.
+JSON_BODY_ERROR_RESPONSES = error_responses(413)
 
 
 def error_body(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:

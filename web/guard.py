@@ -186,13 +186,14 @@ def is_static_path(path: str) -> bool:
     return path.startswith("/static/")
 
 
-def _too_large(limit: int) -> _Refused:
-    return _Refused(
-        413,
-        "request_too_large",
-        f"the request body is over {limit:,} bytes; upload fewer or smaller files per request "
-        "(SEMSEARCH_MAX_UPLOAD_MB, SEMSEARCH_MAX_REQUEST_MB)",
+def _too_large(limit: int, upload: bool = True) -> _Refused:
+    advice = (
+        "upload fewer or smaller files per request (SEMSEARCH_MAX_UPLOAD_MB, "
+        "SEMSEARCH_MAX_REQUEST_MB)"
+        if upload
+        else "only uploads may be larger"
     )
+    return _Refused(413, "request_too_large", f"the request body is over {limit:,} bytes; {advice}")
 
 
 class RequestGuard:
@@ -221,21 +222,24 @@ class RequestGuard:
         limit = self.limits.upload_request_bytes if upload else self.limits.small_body_bytes
         length = _content_length(headers)
         if length is not None and length > limit:
-            refusal = _too_large(limit)
+            refusal = _too_large(limit, upload)
             await answer_error(send, refusal.status, refusal.code, refusal.message)
             return
         counter = _file_counter(headers, self.limits.max_files) if upload else None
-        await _GuardedCall(self.app, limit, counter)(scope, receive, send)
+        await _GuardedCall(self.app, limit, counter, upload)(scope, receive, send)
 
 
 class _GuardedCall:
     """One request: counts the bytes (and files) the app receives; on a refusal answers itself
     and tells the app the client has gone, dropping whatever the app then tries to send."""
 
-    def __init__(self, app: ASGIApp, limit: int, counter: _FileCounter | None) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, counter: _FileCounter | None, upload: bool
+    ) -> None:
         self.app = app
         self.limit = limit
         self.counter = counter
+        self.upload = upload
         self.received = 0
         self.started = False
         self.refused = False
@@ -269,7 +273,7 @@ class _GuardedCall:
     def _check(self, chunk: bytes) -> None:
         self.received += len(chunk)
         if self.received > self.limit:
-            raise _too_large(self.limit)
+            raise _too_large(self.limit, self.upload)
         if self.counter is not None and chunk:
             try:
                 self.counter.feed(chunk)

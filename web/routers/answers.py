@@ -34,7 +34,7 @@ from web.answering import (
     sources_for,
 )
 from web.deps import GenerationDep, SearchDep, require_api_key
-from web.errors import error_body
+from web.errors import JSON_BODY_ERROR_RESPONSES, error_body
 from web.event_stream import sse, stream_events
 from web.routers.search import MAX_QUERY_PARAM_CHARS, MetaEntries, SearchBody
 
@@ -65,7 +65,10 @@ class AnswerBody(MetaEntries, SearchBody):
 @api.post(
     "/answer",
     response_model=AnswerResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "the answer"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "the answer"},
+        **JSON_BODY_ERROR_RESPONSES,
+    },
 )
 def answer(
     request: Request,
