@@ -310,6 +310,7 @@ def _passage(
         text=fields.text,
         snippet=snippet(fields.text),
         score=round(point.score, 6),
+        ocr=fields.ocr,
         point_id=point.id,
         rerank_score=round(rerank_score, 6) if rerank_score is not None else None,
     )

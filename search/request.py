@@ -31,6 +31,7 @@ class SearchFilters:
     ``tags``: a document with ANY of them (a tag picks a topic; asking for two widens the
     search, as ticking two boxes does). ``metadata``: ALL pairs, exactly. ``mimes``: ANY of these
     types. ``ingested_after`` (inclusive) and ``ingested_before`` (exclusive): RFC 3339 instants.
+    ``ocr_only``: only passages whose text was read by OCR (scans, images).
     """
 
     doc_id: str | None = None
@@ -39,6 +40,7 @@ class SearchFilters:
     mimes: tuple[str, ...] = ()
     ingested_after: str | None = None
     ingested_before: str | None = None
+    ocr_only: bool = False
 
     @classmethod
     def parse(
@@ -51,6 +53,7 @@ class SearchFilters:
         file_types: Sequence[str] = (),
         ingested_after: date | datetime | None = None,
         ingested_before: date | datetime | None = None,
+        ocr_only: bool = False,
     ) -> SearchFilters:
         """Normalised as at upload (``search.labels``): raises ``InvalidLabelsError`` for bad
         tags or metadata and ``InvalidFilterError`` for an unknown file type, before any work.
@@ -63,6 +66,7 @@ class SearchFilters:
             mimes=tuple(file_type_mimes(file_types)),
             ingested_after=_instant(ingested_after) if ingested_after is not None else None,
             ingested_before=_instant(ingested_before) if ingested_before is not None else None,
+            ocr_only=ocr_only,
         )
 
     def where(self) -> Where:
@@ -76,6 +80,7 @@ class SearchFilters:
             mimes=self.mimes,
             ingested=ingested,
             metadata=self.metadata,
+            ocr_only=self.ocr_only,
         )
 
 

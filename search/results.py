@@ -18,6 +18,7 @@ class Passage(BaseModel):
     text: str
     snippet: str
     score: float
+    ocr: bool = Field(False, description="Its text was read from the page's image by OCR")
     point_id: str = Field("", description="The passage's point: `/api/search/similar?point=`")
     rerank_score: float | None = Field(
         None, description="The reranker's score, when this passage was reranked"
@@ -35,6 +36,7 @@ class Hit(BaseModel):
     text: str
     snippet: str
     score: float
+    ocr: bool = Field(False, description="Its text was read from the page's image by OCR")
     point_id: str = Field("", description="The passage's point: `/api/search/similar?point=`")
     tags: list[str] = Field(default_factory=list, description="The document's tags")
     rerank_score: float | None = Field(

@@ -60,6 +60,9 @@ def search(
         list[str] | None,
         typer.Option("--type", help="Only these file types: pdf, md... or a MIME type (repeat)"),
     ] = None,
+    ocr_only: Annotated[
+        bool, typer.Option("--ocr", help="Only passages whose text was read by OCR (scans)")
+    ] = False,
     after: Annotated[
         str | None, typer.Option("--after", help="Ingested at or after (ISO date: midnight UTC)")
     ] = None,
@@ -89,6 +92,7 @@ def search(
             file_types=file_type or [],
             ingested_after=_when("--after", after),
             ingested_before=_when("--before", before),
+            ocr_only=ocr_only,
         )
     except InvalidLabelsError as error:
         raise _usage_error(error.message) from None
@@ -123,8 +127,9 @@ def search(
         out.print("no results")
     for rank, hit in enumerate(response.results, offset + 1):
         out.print(
-            f"[bold]{rank}. {hit.title or hit.filename}[/bold]  ({hit.filename}, page {hit.page}, "
-            f"score {hit.score:.4f}{rerank_note(hit.rerank_score)}){tags_note(hit.tags)}",
+            f"[bold]{rank}. {hit.title or hit.filename}[/bold]  ({hit.filename}, page {hit.page}"
+            f"{', OCR' if hit.ocr else ''}, score {hit.score:.4f}"
+            f"{rerank_note(hit.rerank_score)}){tags_note(hit.tags)}",
             highlight=False,
         )
         out.print(f"   {hit.snippet}", highlight=False)

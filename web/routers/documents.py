@@ -16,6 +16,7 @@ from ingest.models import SourceFile
 from ingest.pipeline import IngestPipeline
 from search.catalog import DocumentCatalog
 from search.errors import DocumentNotFoundError, InvalidLabelsError
+from search.file_types import SUPPORTED_EXTENSIONS
 from search.labels import Labels, build_labels, parse_tags
 from search.results import DocumentInfo, DocumentList, SearchResponse
 from web.deps import (
@@ -306,6 +307,8 @@ def _upload_page(
         "jobs": jobs.recent()[:RECENT_JOBS_SHOWN],
         "page": "upload",
         "max_mb": settings.max_upload_mb,
+        # The file picker's filter; the page's script skips other files of a folder by it.
+        "accepted": ",".join(sorted(SUPPORTED_EXTENSIONS)),
         "form": form or {"tags": "", "metadata": ""},
         "labels_error": labels_error,
     }

@@ -23,12 +23,13 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from search.diversify import DEFAULT_LAMBDA
 from search.errors import DocumentNotFoundError, InvalidFilterError, InvalidLabelsError
-from search.file_types import file_type_mimes
+from search.file_types import IMAGE_MIMES, file_type_mimes
 from search.request import MAX_OFFSET, SearchFilters, SearchRequest
 from search.results import SearchResponse
 from search.store import SearchMode
 from web.answering import SOURCE_DOCUMENTS, PageAnswer, answer_for_page
 from web.deps import CatalogDep, GenerationDep, SearchDep, require_api_key
+from web.errors import JSON_BODY_ERROR_RESPONSES
 from web.same_origin import navigated_from_another_site
 from web.templating import templates
 
@@ -39,17 +40,20 @@ TAGS_HELP = (
     "Only documents with ANY of these tags (case does not matter; an entry may hold several, "
     "comma-separated)"
 )
-#: The `/` page's file-type boxes: (MIME type sent, label).
-FILE_TYPE_CHOICES = tuple(
-    (file_type_mimes([extension])[0], label)
-    for extension, label in (
-        ("pdf", "PDF"),
-        ("txt", "Text"),
-        ("md", "Markdown"),
-        ("html", "HTML"),
-        ("docx", "Word"),
-        ("csv", "CSV"),
-    )
+#: The `/` page's file-type boxes: (MIME types sent, comma-separated; label).
+FILE_TYPE_CHOICES = (
+    *(
+        (file_type_mimes([extension])[0], label)
+        for extension, label in (
+            ("pdf", "PDF"),
+            ("txt", "Text"),
+            ("md", "Markdown"),
+            ("html", "HTML"),
+            ("docx", "Word"),
+            ("csv", "CSV"),
+        )
+    ),
+    (",".join(sorted(IMAGE_MIMES)), "Image"),
 )
 #: Shown instead of an answer when a link from another site asked for one (``ask=1``).
 ASK_FROM_ELSEWHERE = (
@@ -106,6 +110,7 @@ class SearchParams(BaseModel):
         max_length=MAX_FILTER_VALUES,
         description="Only documents of ANY of these types: a MIME type or an extension (`pdf`)",
     )
+    ocr: bool = Field(False, description="Only passages whose text was read by OCR (scans, images)")
     ingested_after: datetime | None = Field(
         None, description="Only documents ingested at or after this (ISO date: midnight UTC)"
     )
@@ -132,6 +137,7 @@ class SearchParams(BaseModel):
             file_types=self.file_type,
             ingested_after=self.ingested_after,
             ingested_before=self.ingested_before,
+            ocr_only=self.ocr,
         )
         return SearchRequest(
             self.q,
@@ -181,7 +187,7 @@ def search_get(search: SearchDep, params: Annotated[SearchQuery, Query()]) -> Re
     return _as_json(search.search(params.to_request({}, params.meta)))
 
 
-@api.post("/search", response_model=SearchResponse)
+@api.post("/search", response_model=SearchResponse, responses=JSON_BODY_ERROR_RESPONSES)
 def search_post(search: SearchDep, body: SearchBody) -> Response:
     return _as_json(search.search(body.to_request(body.metadata)))
 

@@ -12,7 +12,11 @@
   const summary = document.getElementById("upload-summary");
   if (!form || !zone || !input || !section || !list || !summary) return;
 
-  const ACCEPTED = /\.(pdf|docx|txt|md|markdown|html?|csv)$/i;
+  // The extensions the server reads, as the file picker's filter lists them (".pdf,.png,…").
+  const EXTENSIONS = (input.accept || "").split(",").map((e) => e.trim().toLowerCase()).filter(Boolean);
+  const ACCEPTED = {
+    test: (name) => EXTENSIONS.some((ext) => name.toLowerCase().endsWith(ext)),
+  };
   const MAX_BYTES = parseFloat(zone.dataset.maxBytes || "0");
   const PARALLEL_UPLOADS = 3;
   const POLL_MS = 600;
