@@ -1,0 +1,189 @@
+"""HNSW in Qdrant Edge: what its build costs, and what the graph buys a dense query, in one run.
+
+The store builds no HNSW graph (``search.edge_shard``: ``m = 0``), because ``optimize()`` held
+the process for 634 s at 100,000 points. This benchmark looks for the cause. It fills one shard
+per variant with the same ``--points`` chunk points (random normalised 384-d dense vectors, the
+pipeline's chunk payload with 4 chunks per document, every payload index the store creates),
+then times ``EdgeShard.optimize()`` on each, and runs the same ``--queries`` random dense
+queries (limit 80, what a grouped search of k=10 fetches) with the graph (``--ef``: its
+``hnsw_ef``, Edge's default when not given) and exactly (``SearchParams(exact=True)``),
+reporting p50 of each and recall@10 of the graph's answer against the exact one.
+
+Variants (``--variants``, comma-separated):
+
+- ``scan``: the store's configuration today (int8 compaction, no graph);
+- ``graph``: m = 16, ef_construct = 100, Qdrant's defaults otherwise: ``payload_m`` unset, so
+  Qdrant also builds extra links for each value of each indexed keyword field that holds many
+  points (its filtered-search sub-graphs);
+- ``graph-no-payload``: the same with ``payload_m = 0``: the main graph only.
+
+Random vectors are a hard case for HNSW (no clusters), so its recall here is a floor for real
+embeddings. ``--sparse`` also writes each point's BM25 vector, of a 120-word window of the
+labelled corpora (``../shared/eval/corpora``), as the pipeline does.
+
+    .venv/bin/python bench/hnsw_build.py [--points 20000] [--queries 100] [--variants ...]
+        [--sparse]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import qdrant_edge as qe
+
+from search.edge_shard import ensure_indexes
+from search.edge_types import to_edge_point
+from search.points import DocumentFields, chunk_point
+from search.store import DENSE_VECTOR, SPARSE_VECTOR
+
+DIMENSION = 384
+CHUNKS_PER_DOCUMENT = 4
+BATCH = 1000
+LIMIT = 80
+RECALL_AT = 10
+
+
+def hnsw(variant: str) -> qe.HnswIndexConfig:
+    if variant == "scan":
+        return qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000_000)
+    if variant == "graph":
+        return qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10_000)
+    if variant == "graph-no-payload":
+        return qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10_000, payload_m=0)
+    raise SystemExit(f"unknown variant {variant!r}")
+
+
+def create(path: Path, variant: str) -> qe.EdgeShard:
+    config = qe.EdgeConfig(
+        vectors={
+            DENSE_VECTOR: qe.EdgeVectorParams(
+                size=DIMENSION,
+                distance=qe.Distance.Cosine,
+                datatype=qe.VectorStorageDatatype.Float16,
+            )
+        },
+        sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        quantization_config=qe.ScalarQuantizationConfig(
+            type=qe.ScalarType.Int8, quantile=0.99, always_ram=True
+        ),
+        hnsw_config=hnsw(variant),
+        optimizers=qe.EdgeOptimizersConfig(indexing_threshold=1),
+    )
+    shard = qe.EdgeShard.create(str(path), config)
+    ensure_indexes(shard)
+    return shard
+
+
+def corpus_windows(limit: int) -> list[str]:
+    """Up to ``limit`` windows of 120 words of reuters-r52, for BM25 vectors."""
+    path = Path(__file__).resolve().parents[2] / "shared/eval/corpora/reuters-r52-train.tab"
+    if not path.is_file():
+        raise SystemExit(f"--sparse needs {path}")
+    windows: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        words = line.partition("\t")[2].split() if number >= 3 else []
+        windows += [" ".join(words[i : i + 120]) for i in range(0, len(words), 120)]
+        if len(windows) >= limit:
+            break
+    return windows[:limit]
+
+
+def fill(shard: qe.EdgeShard, points: int, with_sparse: bool) -> None:
+    from search.sparse import Bm25Encoder
+
+    windows = corpus_windows(points) if with_sparse else []
+    encoder = Bm25Encoder()
+    rng = np.random.default_rng(0)
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    for start in range(0, points, BATCH):
+        count = min(BATCH, points - start)
+        dense = rng.standard_normal((count, DIMENSION)).astype(np.float32)
+        dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+        batch = []
+        for offset in range(count):
+            doc, index = divmod(start + offset, CHUNKS_PER_DOCUMENT)
+            owner = DocumentFields(f"{doc:064x}", f"doc{doc}.txt", f"doc{doc}", "text/plain", stamp)
+            n = start + offset
+            text = windows[n % len(windows)] if windows else f"chunk {index} of document {doc}"
+            point = chunk_point(
+                owner,
+                index=index,
+                text=text,
+                page=1,
+                start=0,
+                end=len(text),
+                heading="",
+                dense=dense[offset].tolist(),
+                sparse=encoder.embed_document(text) if windows else None,
+            )
+            batch.append(to_edge_point(point))
+        shard.update(qe.UpdateOperation.upsert_points(batch))
+    shard.flush()
+
+
+def query_times(
+    shard: qe.EdgeShard, queries: np.ndarray, exact: bool, ef: int | None = None
+) -> tuple[list[float], list[list[str]]]:
+    times, answers = [], []
+    params = qe.SearchParams(exact=exact, hnsw_ef=ef)
+    for vector in queries:
+        request = qe.QueryRequest(
+            limit=LIMIT,
+            query=qe.Query.Nearest(vector.tolist(), using=DENSE_VECTOR),
+            with_payload=False,
+            params=params,
+        )
+        started = time.perf_counter()
+        hits = shard.query(request)
+        times.append((time.perf_counter() - started) * 1000)
+        answers.append([str(hit.id) for hit in hits[:RECALL_AT]])
+    return times, answers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--points", type=int, default=20_000)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--variants", default="scan,graph-no-payload,graph")
+    parser.add_argument("--sparse", action="store_true", help="write BM25 vectors too")
+    parser.add_argument("--ef", type=int, default=None, help="hnsw_ef of the queries")
+    args = parser.parse_args()
+    rng = np.random.default_rng(1)
+    queries = rng.standard_normal((args.queries, DIMENSION)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    sparse = ", with BM25 vectors" if args.sparse else ""
+    print(f"{args.points:,} points{sparse}, {args.queries} queries, limit {LIMIT}")
+    for variant in args.variants.split(","):
+        with tempfile.TemporaryDirectory(prefix="semsearch-hnsw-") as folder:
+            shard = create(Path(folder) / "shard", variant)
+            started = time.perf_counter()
+            fill(shard, args.points, args.sparse)
+            filled = time.perf_counter() - started
+            started = time.perf_counter()
+            shard.optimize()
+            built = time.perf_counter() - started
+            graph_ms, graph_ids = query_times(shard, queries, exact=False, ef=args.ef)
+            exact_ms, exact_ids = query_times(shard, queries, exact=True)
+            recall = statistics.mean(
+                len(set(g) & set(e)) / RECALL_AT for g, e in zip(graph_ids, exact_ids, strict=True)
+            )
+            shard.close()
+        graph_p50, exact_p50 = statistics.median(graph_ms), statistics.median(exact_ms)
+        print(
+            f"{variant:18s} fill {filled:6.1f} s  optimize {built:7.1f} s  "
+            f"query p50 {graph_p50:6.2f} ms (exact {exact_p50:6.2f})  "
+            f"recall@{RECALL_AT} {recall:.3f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
