@@ -15,7 +15,9 @@ Variants (``--variants``, comma-separated):
 - ``graph``: m = 16, ef_construct = 100, Qdrant's defaults otherwise: ``payload_m`` unset, so
   Qdrant also builds extra links for each value of each indexed keyword field that holds many
   points (its filtered-search sub-graphs);
-- ``graph-no-payload``: the same with ``payload_m = 0``: the main graph only.
+- ``graph-no-payload``: the same with ``payload_m = 0``: the main graph only;
+- ``graph-plain``: ``graph`` on float32 vectors without int8 quantization (the shards made
+  before float16 and compaction).
 
 Random vectors are a hard case for HNSW (no clusters), so its recall here is a floor for real
 embeddings. ``--sparse`` also writes each point's BM25 vector, of a 120-word window of the
@@ -49,10 +51,13 @@ LIMIT = 80
 RECALL_AT = 10
 
 
+INT8 = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+
+
 def hnsw(variant: str) -> qe.HnswIndexConfig:
     if variant == "scan":
         return qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000_000)
-    if variant == "graph":
+    if variant in ("graph", "graph-plain"):
         return qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10_000)
     if variant == "graph-no-payload":
         return qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10_000, payload_m=0)
@@ -60,18 +65,19 @@ def hnsw(variant: str) -> qe.HnswIndexConfig:
 
 
 def create(path: Path, variant: str) -> qe.EdgeShard:
+    plain = variant == "graph-plain"
     config = qe.EdgeConfig(
         vectors={
             DENSE_VECTOR: qe.EdgeVectorParams(
                 size=DIMENSION,
                 distance=qe.Distance.Cosine,
-                datatype=qe.VectorStorageDatatype.Float16,
+                datatype=qe.VectorStorageDatatype.Float32
+                if plain
+                else qe.VectorStorageDatatype.Float16,
             )
         },
         sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-        quantization_config=qe.ScalarQuantizationConfig(
-            type=qe.ScalarType.Int8, quantile=0.99, always_ram=True
-        ),
+        quantization_config=None if plain else INT8,
         hnsw_config=hnsw(variant),
         optimizers=qe.EdgeOptimizersConfig(indexing_threshold=1),
     )
