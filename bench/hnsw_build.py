@@ -20,7 +20,9 @@ Variants (``--variants``, comma-separated):
   before float16 and compaction).
 
 Random vectors are a hard case for HNSW (no clusters), so its recall here is a floor for real
-embeddings. ``--sparse`` also writes each point's BM25 vector, of a 120-word window of the
+embeddings; ``--embedded`` writes the bundled model's vectors of reuters-r52 windows instead
+(at most as many points as windows) and asks the model's vectors of their first 8 words.
+``--sparse`` also writes each point's BM25 vector, of a 120-word window of the
 labelled corpora (``../shared/eval/corpora``), as the pipeline does.
 
     .venv/bin/python bench/hnsw_build.py [--points 20000] [--queries 100] [--variants ...]
@@ -54,17 +56,19 @@ RECALL_AT = 10
 INT8 = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
 
 
-def hnsw(variant: str) -> qe.HnswIndexConfig:
+def hnsw(variant: str, full_scan_kb: int) -> qe.HnswIndexConfig:
     if variant == "scan":
         return qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000_000)
     if variant in ("graph", "graph-plain"):
-        return qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10_000)
+        return qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=full_scan_kb)
     if variant == "graph-no-payload":
-        return qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10_000, payload_m=0)
+        return qe.HnswIndexConfig(
+            m=16, ef_construct=100, full_scan_threshold=full_scan_kb, payload_m=0
+        )
     raise SystemExit(f"unknown variant {variant!r}")
 
 
-def create(path: Path, variant: str) -> qe.EdgeShard:
+def create(path: Path, variant: str, full_scan_kb: int) -> qe.EdgeShard:
     plain = variant == "graph-plain"
     config = qe.EdgeConfig(
         vectors={
@@ -78,7 +82,7 @@ def create(path: Path, variant: str) -> qe.EdgeShard:
         },
         sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         quantization_config=None if plain else INT8,
-        hnsw_config=hnsw(variant),
+        hnsw_config=hnsw(variant, full_scan_kb),
         optimizers=qe.EdgeOptimizersConfig(indexing_threshold=1),
     )
     shard = qe.EdgeShard.create(str(path), config)
@@ -100,7 +104,7 @@ def corpus_windows(limit: int) -> list[str]:
     return windows[:limit]
 
 
-def fill(shard: qe.EdgeShard, points: int, with_sparse: bool) -> None:
+def fill(shard: qe.EdgeShard, points: int, with_sparse: bool, vectors: np.ndarray | None) -> None:
     from search.sparse import Bm25Encoder
 
     windows = corpus_windows(points) if with_sparse else []
@@ -111,6 +115,8 @@ def fill(shard: qe.EdgeShard, points: int, with_sparse: bool) -> None:
         count = min(BATCH, points - start)
         dense = rng.standard_normal((count, DIMENSION)).astype(np.float32)
         dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+        if vectors is not None:
+            dense = vectors[start : start + count]
         batch = []
         for offset in range(count):
             doc, index = divmod(start + offset, CHUNKS_PER_DOCUMENT)
@@ -152,6 +158,22 @@ def query_times(
     return times, answers
 
 
+def embedded(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """The bundled model's vectors of the windows, and of the first 8 words of some of them."""
+    from embeddings.factory import build_provider
+    from embeddings.settings import EmbeddingSettings
+
+    windows = corpus_windows(args.points)
+    provider = build_provider(EmbeddingSettings())
+    started = time.perf_counter()
+    vectors = np.asarray(provider.embed_documents(windows), dtype=np.float32)
+    step = max(1, len(windows) // args.queries)
+    asked = [" ".join(w.split()[:8]) for w in windows[::step][: args.queries]]
+    queries = np.asarray([provider.embed_query(q) for q in asked], dtype=np.float32)
+    print(f"embedded {len(windows):,} windows in {time.perf_counter() - started:.0f} s")
+    return vectors, queries
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -161,17 +183,26 @@ def main() -> None:
     parser.add_argument("--variants", default="scan,graph-no-payload,graph")
     parser.add_argument("--sparse", action="store_true", help="write BM25 vectors too")
     parser.add_argument("--ef", type=int, default=None, help="hnsw_ef of the queries")
+    parser.add_argument("--embedded", action="store_true", help="the bundled model's vectors")
+    parser.add_argument(
+        "--full-scan-kb", type=int, default=10_000, help="full_scan_threshold of the graph"
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(1)
     queries = rng.standard_normal((args.queries, DIMENSION)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    vectors = None
+    if args.embedded:
+        vectors, queries = embedded(args)
+        args.points = len(vectors)
     sparse = ", with BM25 vectors" if args.sparse else ""
-    print(f"{args.points:,} points{sparse}, {args.queries} queries, limit {LIMIT}")
+    kind = "model" if args.embedded else "random"
+    print(f"{args.points:,} {kind} points{sparse}, {len(queries)} queries, limit {LIMIT}")
     for variant in args.variants.split(","):
         with tempfile.TemporaryDirectory(prefix="semsearch-hnsw-") as folder:
-            shard = create(Path(folder) / "shard", variant)
+            shard = create(Path(folder) / "shard", variant, args.full_scan_kb)
             started = time.perf_counter()
-            fill(shard, args.points, args.sparse)
+            fill(shard, args.points, args.sparse, vectors)
             filled = time.perf_counter() - started
             started = time.perf_counter()
             shard.optimize()
