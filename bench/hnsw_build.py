@@ -7,7 +7,8 @@ pipeline's chunk payload with 4 chunks per document, every payload index the sto
 then times ``EdgeShard.optimize()`` on each, and runs the same ``--queries`` random dense
 queries (limit 80, what a grouped search of k=10 fetches) with the graph (``--ef``: its
 ``hnsw_ef``, Edge's default when not given) and exactly (``SearchParams(exact=True)``),
-reporting p50 of each and recall@10 of the graph's answer against the exact one.
+reporting p50 of each and recall@10 of the graph's answer against the exact one; ``--rescore``
+rescores the int8 candidates on the stored vectors (2x oversampling).
 
 Variants (``--variants``, comma-separated):
 
@@ -140,10 +141,15 @@ def fill(shard: qe.EdgeShard, points: int, with_sparse: bool, vectors: np.ndarra
 
 
 def query_times(
-    shard: qe.EdgeShard, queries: np.ndarray, exact: bool, ef: int | None = None
+    shard: qe.EdgeShard,
+    queries: np.ndarray,
+    exact: bool,
+    ef: int | None = None,
+    rescore: bool = False,
 ) -> tuple[list[float], list[list[str]]]:
     times, answers = [], []
-    params = qe.SearchParams(exact=exact, hnsw_ef=ef)
+    quantization = qe.QuantizationSearchParams(rescore=True, oversampling=2.0) if rescore else None
+    params = qe.SearchParams(exact=exact, hnsw_ef=ef, quantization=quantization)
     for vector in queries:
         request = qe.QueryRequest(
             limit=LIMIT,
@@ -183,6 +189,9 @@ def main() -> None:
     parser.add_argument("--variants", default="scan,graph-no-payload,graph")
     parser.add_argument("--sparse", action="store_true", help="write BM25 vectors too")
     parser.add_argument("--ef", type=int, default=None, help="hnsw_ef of the queries")
+    parser.add_argument(
+        "--rescore", action="store_true", help="int8 candidates rescored, 2x oversampling"
+    )
     parser.add_argument("--embedded", action="store_true", help="the bundled model's vectors")
     parser.add_argument(
         "--full-scan-kb", type=int, default=10_000, help="full_scan_threshold of the graph"
@@ -207,7 +216,9 @@ def main() -> None:
             started = time.perf_counter()
             shard.optimize()
             built = time.perf_counter() - started
-            graph_ms, graph_ids = query_times(shard, queries, exact=False, ef=args.ef)
+            graph_ms, graph_ids = query_times(
+                shard, queries, exact=False, ef=args.ef, rescore=args.rescore
+            )
             exact_ms, exact_ids = query_times(shard, queries, exact=True)
             recall = statistics.mean(
                 len(set(g) & set(e)) / RECALL_AT for g, e in zip(graph_ids, exact_ids, strict=True)
