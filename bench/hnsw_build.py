@@ -41,14 +41,19 @@ from pathlib import Path
 
 import numpy as np
 import qdrant_edge as qe
+from search_latency import (
+    CHUNKS_PER_DOCUMENT,
+    QUERY_CORPUS,
+    WINDOW_WORDS,
+    corpus_texts,
+    synthetic_chunk,
+)
 
 from search.edge_shard import ensure_indexes
 from search.edge_types import to_edge_point
-from search.points import DocumentFields, chunk_point
 from search.store import DENSE_VECTOR, SPARSE_VECTOR
 
 DIMENSION = 384
-CHUNKS_PER_DOCUMENT = 4
 BATCH = 1000
 LIMIT = 80
 RECALL_AT = 10
@@ -93,13 +98,11 @@ def create(path: Path, variant: str, full_scan_kb: int) -> qe.EdgeShard:
 
 def corpus_windows(limit: int) -> list[str]:
     """Up to ``limit`` windows of 120 words of reuters-r52, for BM25 vectors."""
-    path = Path(__file__).resolve().parents[2] / "shared/eval/corpora/reuters-r52-train.tab"
-    if not path.is_file():
-        raise SystemExit(f"--sparse needs {path}")
     windows: list[str] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        words = line.partition("\t")[2].split() if number >= 3 else []
-        windows += [" ".join(words[i : i + 120]) for i in range(0, len(words), 120)]
+    for text in corpus_texts(QUERY_CORPUS):
+        words = text.split()
+        starts = range(0, len(words), WINDOW_WORDS)
+        windows += [" ".join(words[i : i + WINDOW_WORDS]) for i in starts]
         if len(windows) >= limit:
             break
     return windows[:limit]
@@ -120,21 +123,11 @@ def fill(shard: qe.EdgeShard, points: int, with_sparse: bool, vectors: np.ndarra
             dense = vectors[start : start + count]
         batch = []
         for offset in range(count):
-            doc, index = divmod(start + offset, CHUNKS_PER_DOCUMENT)
-            owner = DocumentFields(f"{doc:064x}", f"doc{doc}.txt", f"doc{doc}", "text/plain", stamp)
             n = start + offset
+            doc, index = divmod(n, CHUNKS_PER_DOCUMENT)
             text = windows[n % len(windows)] if windows else f"chunk {index} of document {doc}"
-            point = chunk_point(
-                owner,
-                index=index,
-                text=text,
-                page=1,
-                start=0,
-                end=len(text),
-                heading="",
-                dense=dense[offset].tolist(),
-                sparse=encoder.embed_document(text) if windows else None,
-            )
+            sparse = encoder.embed_document(text) if windows else None
+            point = synthetic_chunk(n, text, dense[offset].tolist(), sparse, stamp)
             batch.append(to_edge_point(point))
         shard.update(qe.UpdateOperation.upsert_points(batch))
     shard.flush()

@@ -34,8 +34,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from search.store import StoredPoint
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = ROOT.parent / "shared" / "eval" / "corpora"
@@ -75,7 +79,6 @@ def text_windows(limit: int) -> list[str]:
 def fill_store(data_dir: Path, points: int, model_id: str) -> float:
     """Write the synthetic chunk points and the collection point; returns seconds taken."""
     from search.factory import open_store
-    from search.points import DocumentFields, chunk_point
     from search.sparse import Bm25Encoder
     from search.store import CollectionInfo
 
@@ -96,32 +99,40 @@ def fill_store(data_dir: Path, points: int, model_id: str) -> float:
                 count = min(UPSERT_BATCH, points - start)
                 dense = rng.standard_normal((count, DIMENSION)).astype(np.float32)
                 dense /= np.linalg.norm(dense, axis=1, keepdims=True)
-                batch = []
-                for offset in range(count):
-                    n = start + offset
-                    doc, index = divmod(n, CHUNKS_PER_DOCUMENT)
-                    doc_id = f"{doc:064x}"
-                    text = windows[n % len(windows)]
-                    owner = DocumentFields(
-                        doc_id, f"doc{doc}.txt", f"doc{doc}", "text/plain", stamp
+                batch = [
+                    synthetic_chunk(
+                        start + offset,
+                        windows[(start + offset) % len(windows)],
+                        dense[offset].tolist(),
+                        sparse[(start + offset) % len(windows)],
+                        stamp,
                     )
-                    batch.append(
-                        chunk_point(
-                            owner,
-                            index=index,
-                            text=text,
-                            page=1,
-                            start=0,
-                            end=len(text),
-                            heading="",
-                            dense=dense[offset].tolist(),
-                            sparse=sparse[n % len(windows)],
-                        )
-                    )
+                    for offset in range(count)
+                ]
                 store.upsert(batch)
     finally:
         store.close()
     return time.perf_counter() - started
+
+
+def synthetic_chunk(n: int, text: str, dense: list[float], sparse: Any, stamp: str) -> StoredPoint:
+    """Chunk ``n`` of the synthetic collection: document ``n // CHUNKS_PER_DOCUMENT``, with the
+    pipeline's chunk payload (also used by ``bench/hnsw_build.py``)."""
+    from search.points import DocumentFields, chunk_point
+
+    doc, index = divmod(n, CHUNKS_PER_DOCUMENT)
+    owner = DocumentFields(f"{doc:064x}", f"doc{doc}.txt", f"doc{doc}", "text/plain", stamp)
+    return chunk_point(
+        owner,
+        index=index,
+        text=text,
+        page=1,
+        start=0,
+        end=len(text),
+        heading="",
+        dense=dense,
+        sparse=sparse,
+    )
 
 
 @contextmanager
