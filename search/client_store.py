@@ -32,6 +32,7 @@ from search.query_plan import (
     point_record,
     wanted_vectors,
 )
+from search.server_replication import Replication
 from search.store import (
     DENSE_VECTOR,
     SPARSE_VECTOR,
@@ -64,12 +65,23 @@ class ClientStore(PlannedStore):
     engine = "server"
 
     def __init__(
-        self, url: str, api_key: str | None, collection: str, *, check_compatibility: bool = True
+        self,
+        url: str,
+        api_key: str | None,
+        collection: str,
+        *,
+        replication: Replication | None = None,
+        check_compatibility: bool = True,
     ) -> None:
-        """``check_compatibility``: qdrant-client's client/server version check, which runs in a
+        """``replication``: the collection's sharding and replication when this store creates
+        it, and the consistency of every read and write (``search.server_replication``).
+        ``check_compatibility``: qdrant-client's client/server version check, which runs in a
         background thread and only warns (tests against an unreachable URL turn it off)."""
         self._url = url
         self._collection = collection
+        self._replication = replication or Replication()
+        self._ordering = models.WriteOrdering(self._replication.write_ordering)
+        self._consistency = _read_consistency(self._replication.read_consistency)
         self._local = url == MEMORY_URL
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self._local else contextlib.nullcontext()
@@ -111,7 +123,9 @@ class ClientStore(PlannedStore):
                 raise SearchError(
                     f"no collection {self._collection!r} yet: call ensure_collection before writing"
                 )
-            self._client.upsert(self._collection, points=structs, wait=True)
+            self._client.upsert(
+                self._collection, points=structs, wait=True, ordering=self._ordering
+            )
 
     def delete(self, where: Where) -> None:
         if not where:
@@ -119,7 +133,9 @@ class ClientStore(PlannedStore):
         selector = models.FilterSelector(filter=_CLIENT.translate(Filter.of(where)))
         with self._call():
             if self._collection_exists():
-                self._client.delete(self._collection, points_selector=selector, wait=True)
+                self._client.delete(
+                    self._collection, points_selector=selector, wait=True, ordering=self._ordering
+                )
 
     def set_payload(self, where: Where, payload: Mapping[str, Any]) -> None:
         if not where:
@@ -128,7 +144,11 @@ class ClientStore(PlannedStore):
         with self._call():
             if self._collection_exists():
                 self._client.set_payload(
-                    self._collection, payload=dict(payload), points=selector, wait=True
+                    self._collection,
+                    payload=dict(payload),
+                    points=selector,
+                    wait=True,
+                    ordering=self._ordering,
                 )
 
     # -- reads -------------------------------------------------------------------------------
@@ -144,6 +164,7 @@ class ClientStore(PlannedStore):
                 ids=list(ids),
                 with_payload=True,
                 with_vectors=wanted_vectors(with_vectors),
+                consistency=self._consistency,
             )
         return [point_record(r.id, r.payload, r.vector) for r in records]
 
@@ -163,6 +184,7 @@ class ClientStore(PlannedStore):
                     offset=offset,
                     with_payload=True,
                     with_vectors=wanted_vectors(with_vectors),
+                    consistency=self._consistency,
                 )
             for record in records:
                 yield point_record(record.id, record.payload, record.vector)
@@ -198,6 +220,7 @@ class ClientStore(PlannedStore):
                 limit=plan.limit,
                 offset=plan.offset,
                 with_payload=with_payload,
+                consistency=self._consistency,
                 **_nearest(leg),
             )
         return list(response.points)
@@ -219,6 +242,7 @@ class ClientStore(PlannedStore):
                 sparse_vectors_config={
                     SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
                 },
+                **self._replication.collection_arguments(),
             )
         except UnexpectedResponse as error:
             if error.status_code != 409:  # 409: another replica created it first
@@ -237,7 +261,9 @@ class ClientStore(PlannedStore):
             # Local mode warns that payload indexes have no effect there; a server uses them.
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
             for field, schema in fields:
-                self._client.create_payload_index(self._collection, field, schema, wait=True)
+                self._client.create_payload_index(
+                    self._collection, field, schema, wait=True, ordering=self._ordering
+                )
 
     @contextlib.contextmanager
     def _call(self) -> Iterator[None]:
@@ -270,6 +296,11 @@ class ClientStore(PlannedStore):
             f"another SEMSEARCH_COLLECTION for the new model, or delete the collection "
             f"{self._collection!r} on the server and re-ingest your documents."
         )
+
+
+def _read_consistency(setting: str) -> models.ReadConsistency:
+    """``"2"`` is a number of replicas; the words are Qdrant's named levels."""
+    return int(setting) if setting.isdigit() else models.ReadConsistencyType(setting)
 
 
 def _nearest(leg: Nearest) -> dict[str, Any]:

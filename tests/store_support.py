@@ -26,6 +26,7 @@ from search.store import (
     VectorStore,
     Where,
 )
+from tests.fake_qdrant import FakeQdrant
 
 DIM = 8
 INFO = CollectionInfo(model="test/model-a", dimension=DIM)
@@ -101,8 +102,16 @@ def make_store(engine: str, tmp_path: Path) -> VectorStore:
     return ClientStore(":memory:", None, "documents")
 
 
-@pytest.fixture(params=["edge", "server"])
+@pytest.fixture(params=["edge", "server", "rest"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    """Edge; qdrant-client's local mode; and qdrant-client over HTTP to tests.fake_qdrant, the
+    REST stand-in the multi-process tests use, so that it is held to the same contract."""
+    if request.param == "rest":
+        with FakeQdrant() as fake:
+            opened: VectorStore = ClientStore(fake.url, None, "documents")
+            yield opened
+            opened.close()
+        return
     opened = make_store(request.param, tmp_path)
     yield opened
     opened.close()

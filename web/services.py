@@ -158,6 +158,7 @@ def open_services(
             qdrant_url=settings.qdrant_url or None,
             qdrant_api_key=settings.qdrant_api_key.get_secret_value() or None,
             collection=settings.collection,
+            replication=settings.replication(),
         )
         stack.callback(store.close)
         interrupted = recover_interrupted(store)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from embeddings.rerank import DEFAULT_TOP_N, RerankSettings
@@ -18,6 +18,7 @@ from inference.hf import DEFAULT_ENDPOINTS_API_URL, DEFAULT_HUB_URL, DEFAULT_ROU
 from ingest.chunking import ChunkingSettings
 from ingest.isolation import DEFAULT_MEMORY_MB
 from ingest.ocr import DEFAULT_MAX_PAGES, OcrEngineName, OcrMode, OcrSettings
+from search.server_replication import ReadConsistency, Replication, WriteOrdering
 from web.guard import MULTIPART_ALLOWANCE_BYTES
 
 
@@ -32,6 +33,15 @@ class Settings(BaseSettings):
     collection: str = Field("documents", alias="SEMSEARCH_COLLECTION")
     qdrant_url: str = Field("", alias="QDRANT_URL")
     qdrant_api_key: SecretStr = Field(SecretStr(""), alias="QDRANT_API_KEY")
+    # A Qdrant cluster (search.server_replication, docs/scaling.md): the first three apply when
+    # the app creates the collection; blank leaves them to the server.
+    qdrant_shard_number: int | None = Field(None, alias="QDRANT_SHARD_NUMBER", ge=1)
+    qdrant_replication_factor: int | None = Field(None, alias="QDRANT_REPLICATION_FACTOR", ge=1)
+    qdrant_write_consistency_factor: int | None = Field(
+        None, alias="QDRANT_WRITE_CONSISTENCY_FACTOR", ge=1
+    )
+    qdrant_read_consistency: ReadConsistency = Field("majority", alias="QDRANT_READ_CONSISTENCY")
+    qdrant_write_ordering: WriteOrdering = Field("medium", alias="QDRANT_WRITE_ORDERING")
     api_key: SecretStr = Field(SecretStr(""), alias="SEMSEARCH_API_KEY")
     # Host names the app answers for, comma-separated ("*": any). Blank: `semsearch serve` uses
     # the localhost names and the address it binds (web.same_origin); an app built otherwise
@@ -105,6 +115,26 @@ class Settings(BaseSettings):
         120.0, alias="GENERATION_FIRST_TOKEN_TIMEOUT_S", gt=0
     )
     generation_total_timeout_s: float = Field(300.0, alias="GENERATION_TOTAL_TIMEOUT_S", gt=0)
+
+    @model_validator(mode="after")
+    def _acknowledgements_within_replicas(self) -> Settings:
+        factor, acks = self.qdrant_replication_factor, self.qdrant_write_consistency_factor
+        if factor is not None and acks is not None and acks > factor:
+            raise ValueError(
+                f"QDRANT_WRITE_CONSISTENCY_FACTOR={acks} is more than "
+                f"QDRANT_REPLICATION_FACTOR={factor}: no write could be acknowledged by {acks} "
+                f"replicas of {factor}"
+            )
+        return self
+
+    def replication(self) -> Replication:
+        return Replication(
+            shard_number=self.qdrant_shard_number,
+            replication_factor=self.qdrant_replication_factor,
+            write_consistency_factor=self.qdrant_write_consistency_factor,
+            read_consistency=self.qdrant_read_consistency,
+            write_ordering=self.qdrant_write_ordering,
+        )
 
     @property
     def allowed_host_names(self) -> list[str]:
