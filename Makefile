@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck unit bench clean browser-deps ocr-deps
+.PHONY: install run test lint typecheck unit bench clean browser-deps ocr-deps queue-deps
 
 # torch is installed first and pinned: the CPU build of 2.13.0; a plain `torch` would pull CUDA.
 $(VENV)/.installed: pyproject.toml
@@ -41,7 +41,14 @@ ocr-deps:
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y tesseract-ocr tesseract-ocr-eng; \
 	fi
 
-test: lint typecheck browser-deps ocr-deps
+# The shared-queue tests (tests/test_workers.py, tests/test_job_queue.py) start Debian's
+# redis-server: installed where CI=true, skipped with the reason elsewhere.
+queue-deps:
+	@if [ "$$CI" = "true" ] && ! command -v redis-server >/dev/null; then \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; \
+	fi
+
+test: lint typecheck browser-deps ocr-deps queue-deps
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 bench: install

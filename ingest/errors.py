@@ -65,6 +65,10 @@ def describe_exception(error: BaseException) -> str:
     return f"{name}: {message}" if message else name
 
 
+# A fair wait before an upload the queue refused is sent again, in seconds.
+RETRY_AFTER_S = 30
+
+
 class QueueFullError(SemsearchError):
     """The ingestion queue holds as many files or bytes as it may (``ingest.jobs``): the upload
     is refused at once rather than held; ``retry_after`` is a fair wait in seconds."""
@@ -72,6 +76,18 @@ class QueueFullError(SemsearchError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class QueueUnavailableError(QueueFullError):
+    """The shared queue's Redis (``SEMSEARCH_REDIS_URL``) cannot be reached: like a full queue,
+    the upload is refused now and may be sent again later (a 503 ``queue_unavailable``)."""
+
+    def __init__(self, url: str, error: Exception) -> None:
+        super().__init__(
+            f"cannot reach the ingestion queue's Redis at SEMSEARCH_REDIS_URL={url} "
+            f"({describe_exception(error)}): check that it is running and reachable",
+            retry_after=RETRY_AFTER_S,
+        )
 
 
 class IngestStoppedError(SemsearchError):

@@ -27,11 +27,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from ingest.errors import IngestStoppedError, QueueFullError, describe_exception
+from ingest.errors import RETRY_AFTER_S, IngestStoppedError, QueueFullError, describe_exception
 from ingest.models import IngestFile, IngestOutcome
 from ingest.pipeline import IngestPipeline
 from ingest.spool import UploadSpool
@@ -48,7 +48,6 @@ JOBS_PER_RUN = 64
 # larger than the byte bound is always refused: keep it above the upload limit.
 MAX_QUEUED_FILES = 5000
 MAX_QUEUED_BYTES = 2 * 1024 * 1024 * 1024
-RETRY_AFTER_S = 30
 # After a run stopped on a setting, the first wait before trying again, and the longest.
 PAUSE_FIRST_S = 30.0
 PAUSE_MAX_S = 600.0
@@ -116,6 +115,25 @@ class _Job:
             created_at=self.created_at,
             finished_at=self.finished_at,
         )
+
+
+class JobQueue(Protocol):
+    """Where uploads wait and how their jobs are told: ``JobManager`` in this process, or
+    ``ingest.queue_jobs.QueuedJobs`` over Redis for ``semsearch worker`` processes."""
+
+    def submit(self, source: IngestFile) -> JobInfo: ...
+
+    def resume(self) -> list[JobInfo]: ...
+
+    def get(self, job_id: str) -> JobInfo | None: ...
+
+    def recent(self) -> list[JobInfo]: ...
+
+    def paused(self) -> str | None: ...
+
+    def wait_idle(self, timeout: float = 60.0) -> bool: ...
+
+    def shutdown(self) -> None: ...
 
 
 class JobManager:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ingest.atomic import sweep_partials
 from search.points import (
+    DOC_ID,
     chunks_of,
     doc_id_of,
     document_info,
@@ -54,6 +55,20 @@ def recover_interrupted(store: VectorStore) -> list[DocumentInfo]:
     if recovered:
         bump_revision(store)
     return recovered
+
+
+def discard_unfinished_write(store: VectorStore, doc_id: str) -> bool:
+    """Remove the chunks a killed worker wrote of one document, if its point is still
+    "processing": the worker that takes the file next calls this before reading it, so that
+    what the first one left is not searchable while the file is read and embedded again.
+    True when there was such a write."""
+    where = {**documents_where(status="processing"), DOC_ID: doc_id}
+    if not store.count(where):
+        return False
+    store.delete(chunks_of(doc_id))
+    bump_revision(store)
+    log.warning("%s: removed the chunks an interrupted worker had written", doc_id[:12])
+    return True
 
 
 def remove_partial_files(store: VectorStore, *folders: Path) -> int:

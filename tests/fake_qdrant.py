@@ -14,6 +14,7 @@ calls the product never makes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -67,6 +68,12 @@ class FakeQdrant(LoopbackServer):
         self.requests: list[Recorded] = []
         self.engine = QdrantClient(location=":memory:")
         self.lock = threading.Lock()  # local mode is not thread-safe
+        # A test sets ``stall_when``: the first request it matches is carried out, then its
+        # answer is held back (``stalled`` set) until ``release`` is set, as a server that
+        # stops answering mid-write, or a client killed while it waits.
+        self.stall_when: Callable[[Recorded], bool] | None = None
+        self.stalled = threading.Event()
+        self.release = threading.Event()
         super().__init__(name="fake-qdrant")
 
     def recorded(self, method: str, suffix: str) -> list[Recorded]:
@@ -93,7 +100,8 @@ class FakeQdrant(LoopbackServer):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
-                fake.requests.append(Recorded(self.command, parts.path, query, body))
+                recorded = Recorded(self.command, parts.path, query, body)
+                fake.requests.append(recorded)
                 if parts.path == "/":  # the version check: Qdrant answers it unwrapped
                     self._send(200, {"title": "qdrant - vector search engine", "version": VERSION})
                     return
@@ -105,7 +113,13 @@ class FakeQdrant(LoopbackServer):
                     self._send(error.status, {"status": {"error": str(error)}, "time": 0.0})
                     return
                 elapsed = time.perf_counter() - started
-                self._send(200, {"result": _jsonable(result), "status": "ok", "time": elapsed})
+                if fake.stall_when is not None and fake.stall_when(recorded):
+                    fake.stall_when = None
+                    fake.stalled.set()
+                    fake.release.wait(timeout=300)
+                # A client killed while it waited has closed its end.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._send(200, {"result": _jsonable(result), "status": "ok", "time": elapsed})
 
             def _send(self, status: int, document: dict[str, Any]) -> None:
                 payload = json.dumps(document).encode()

@@ -39,19 +39,20 @@ def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-class ServerProcess:
-    """`semsearch serve` on a free port; ``kill()`` is a real SIGKILL, as `kill -9` sends.
+class ChildProcess:
+    """A `semsearch` command as a child; ``kill()`` is a real SIGKILL, as `kill -9` sends.
 
     What it prints is read as it comes, by a thread of its own: left in the pipe, a busy
     server's access log fills the pipe's 64 KB in seconds, and its next log line then blocks
     the server (a test polling it saw requests time out and SIGTERM go unanswered)."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [str(SEMSEARCH), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+    def __init__(self, arguments: list[str], env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [str(SEMSEARCH), *arguments],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self._printed: list[str] = []
         self._reader = threading.Thread(target=self._read_output, daemon=True)
@@ -62,18 +63,9 @@ class ServerProcess:
         for line in self.process.stdout:
             self._printed.append(line)
 
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"semsearch serve exited:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"semsearch serve did not start in {timeout} s")
+    def printed(self) -> str:
+        """What it has printed so far (it may still be running)."""
+        return "".join(self._printed)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -92,3 +84,25 @@ class ServerProcess:
             return ""
         self._reader.join(timeout=10)
         return "".join(self._printed)
+
+
+class ServerProcess(ChildProcess):
+    """`semsearch serve` on a free port."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(["serve", "--host", "127.0.0.1", "--port", str(self.port)], env)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"semsearch serve exited:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"semsearch serve did not start in {timeout} s")

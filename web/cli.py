@@ -32,6 +32,7 @@ from web.cli_generation import generation_app
 from web.cli_labels import MetaOption, TagOption, describe, labels_or_exit
 from web.cli_rerank import print_rerank_report, rerank_report, reranker_to_serve
 from web.cli_search import search
+from web.cli_worker import worker
 from web.exposure import embeddings_server_warnings, exposure_warnings, key_warnings
 from web.http_server import uvicorn_options
 from web.same_origin import default_allowed_hosts
@@ -43,6 +44,7 @@ embeddings_app = typer.Typer(help="The embeddings node.", no_args_is_help=True)
 app.add_typer(embeddings_app, name="embeddings")
 app.add_typer(generation_app, name="generation")
 app.command()(ask)
+app.command()(worker)
 out = Console()
 err = Console(stderr=True)
 

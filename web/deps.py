@@ -13,7 +13,7 @@ from fastapi.security import HTTPBearer
 
 from embeddings.base import EmbeddingProvider
 from ingest.isolation import IsolatedReader
-from ingest.jobs import JobManager
+from ingest.jobs import JobQueue
 from ingest.originals import OriginalFiles
 from ingest.pipeline import IngestPipeline
 from search.catalog import DocumentCatalog
@@ -46,7 +46,7 @@ def get_pipeline(request: Request) -> IngestPipeline:
     return _services(request).pipeline
 
 
-def get_jobs(request: Request) -> JobManager:
+def get_jobs(request: Request) -> JobQueue:
     return _services(request).jobs
 
 
@@ -88,7 +88,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SearchDep = Annotated[SearchService, Depends(get_search)]
 CatalogDep = Annotated[DocumentCatalog, Depends(get_catalog)]
 PipelineDep = Annotated[IngestPipeline, Depends(get_pipeline)]
-JobsDep = Annotated[JobManager, Depends(get_jobs)]
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]
 ClustersDep = Annotated[ClusterCache, Depends(get_clusters)]
 OriginalsDep = Annotated[OriginalFiles, Depends(get_originals)]
 ReaderDep = Annotated[IsolatedReader, Depends(get_reader)]

@@ -32,6 +32,7 @@ from ingest.errors import (
     IngestError,
     IngestStoppedError,
     QueueFullError,
+    QueueUnavailableError,
     RejectedFileError,
     StorageFullError,
     UnsupportedFileError,
@@ -70,6 +71,7 @@ _DOMAIN_ERRORS: list[tuple[type[SemsearchError], int, str]] = [
     (RejectedFileError, 400, "file_rejected"),
     (StorageFullError, 507, "storage_full"),
     (IngestError, 422, "ingest_failed"),
+    (QueueUnavailableError, 503, "queue_unavailable"),
     (QueueFullError, 503, "queue_full"),
     (IngestStoppedError, 503, "ingestion_stopped"),
 ]

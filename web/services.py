@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from embeddings.base import EmbeddingProvider
 from embeddings.cache import VectorCache, with_cache
@@ -28,7 +29,7 @@ from inference.redact import redact_url
 from ingest.backfill import backfill_chunk_fields
 from ingest.chunking import load_default_tokenizer
 from ingest.isolation import IsolatedReader
-from ingest.jobs import JobManager
+from ingest.jobs import JobManager, JobQueue
 from ingest.ocr import OcrSettings, OcrUnavailableError, check_engine
 from ingest.originals import OriginalFiles
 from ingest.pipeline import IngestPipeline
@@ -44,6 +45,9 @@ from search.results import DocumentInfo
 from search.sparse import Bm25Encoder
 from search.store import VectorStore
 from web.settings import Settings
+
+if TYPE_CHECKING:
+    from dramatiq.brokers.redis import RedisBroker
 
 log = logging.getLogger("semsearch")
 
@@ -126,7 +130,7 @@ class Services:
     rerank: RerankInUse
     catalog: DocumentCatalog
     pipeline: IngestPipeline
-    jobs: JobManager
+    jobs: JobQueue
     search: SearchService
     # Cluster results, kept until the collection changes.
     clusters: ClusterCache
@@ -212,13 +216,7 @@ def open_services(
             read=reader.load,
             read_ahead=reader.workers,
         )
-        jobs = JobManager(
-            pipeline,
-            workers=settings.ingest_workers,
-            spool=UploadSpool(settings.spool_dir),
-            max_queued_files=settings.max_queued_files,
-            max_queued_bytes=settings.max_queued_bytes,
-        )
+        jobs = open_job_queue(settings, pipeline)
         stack.callback(jobs.shutdown)
         if settings.max_queued_mb < settings.max_upload_mb:
             log.warning(
@@ -243,6 +241,42 @@ def open_services(
             interrupted=interrupted,
             store=store,
         )
+
+
+def open_job_queue(settings: Settings, pipeline: IngestPipeline) -> JobQueue:
+    """Jobs run here, or, with ``SEMSEARCH_REDIS_URL``, queued for ``semsearch worker``."""
+    spool = UploadSpool(settings.spool_dir)
+    redis_url = settings.redis_url.get_secret_value()
+    if not redis_url:
+        return JobManager(
+            pipeline,
+            workers=settings.ingest_workers,
+            spool=spool,
+            max_queued_files=settings.max_queued_files,
+            max_queued_bytes=settings.max_queued_bytes,
+        )
+    # Imported here: the queue's libraries are needed only with Redis.
+    from ingest.job_records import JobRecords
+    from ingest.queue_jobs import QueuedJobs
+
+    log.info("ingestion: by semsearch worker processes, queue %s", redact_url(redis_url))
+    return QueuedJobs(
+        JobRecords(redis_url, settings.collection),
+        open_queue_broker(settings),
+        spool,
+        max_queued_files=settings.max_queued_files,
+        max_queued_bytes=settings.max_queued_bytes,
+    )
+
+
+def open_queue_broker(settings: Settings) -> RedisBroker:
+    from ingest.job_broker import open_broker
+
+    return open_broker(
+        settings.redis_url.get_secret_value(),
+        settings.collection,
+        heartbeat_timeout_s=settings.worker_heartbeat_s,
+    )
 
 
 def _log_ocr(ocr: OcrSettings) -> None:

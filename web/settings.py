@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     )
     qdrant_read_consistency: ReadConsistency = Field("majority", alias="QDRANT_READ_CONSISTENCY")
     qdrant_write_ordering: WriteOrdering = Field("medium", alias="QDRANT_WRITE_ORDERING")
+    # Ingestion in `semsearch worker` processes over a Redis queue (ingest.job_broker), for
+    # replicas sharing a Qdrant server; blank: this process ingests its own uploads.
+    redis_url: SecretStr = Field(SecretStr(""), alias="SEMSEARCH_REDIS_URL")
+    # How long a worker may go silent before its files are given to another.
+    worker_heartbeat_s: float = Field(60.0, alias="SEMSEARCH_WORKER_HEARTBEAT_S", gt=0)
+    # Accepted uploads and stored originals; blank: under SEMSEARCH_DATA_DIR. Replicas and
+    # workers point both at the same shared volume.
+    incoming_dir: Path | None = Field(None, alias="SEMSEARCH_INCOMING_DIR")
+    originals_dir: Path | None = Field(None, alias="SEMSEARCH_FILES_DIR")
     api_key: SecretStr = Field(SecretStr(""), alias="SEMSEARCH_API_KEY")
     # Host names the app answers for, comma-separated ("*": any). Blank: `semsearch serve` uses
     # the localhost names and the address it binds (web.same_origin); an app built otherwise
@@ -125,6 +134,12 @@ class Settings(BaseSettings):
                 f"QDRANT_REPLICATION_FACTOR={factor}: no write could be acknowledged by {acks} "
                 f"replicas of {factor}"
             )
+        if self.redis_url.get_secret_value() and not self.qdrant_url:
+            raise ValueError(
+                "SEMSEARCH_REDIS_URL is set but QDRANT_URL is not: workers and replicas must "
+                "share a Qdrant server (the embedded store belongs to one process). Set "
+                "QDRANT_URL, or unset SEMSEARCH_REDIS_URL to ingest in this process."
+            )
         return self
 
     def replication(self) -> Replication:
@@ -163,12 +178,12 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         """Where uploaded originals are kept, named by their sha256."""
-        return self.data_dir / "files"
+        return self.originals_dir or self.data_dir / "files"
 
     @property
     def spool_dir(self) -> Path:
         """Accepted uploads not yet ingested (``ingest.spool``), resumed after a restart."""
-        return self.data_dir / "incoming"
+        return self.incoming_dir or self.data_dir / "incoming"
 
     def ocr(self) -> OcrSettings:
         return OcrSettings(

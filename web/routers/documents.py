@@ -11,7 +11,7 @@ from pydantic import BaseModel, PrivateAttr
 
 from inference.errors import SemsearchError
 from ingest.errors import QueueFullError, RejectedFileError, StorageFullError
-from ingest.jobs import UNFINISHED, JobInfo, JobManager
+from ingest.jobs import UNFINISHED, JobInfo, JobQueue
 from ingest.models import SourceFile
 from ingest.pipeline import IngestPipeline
 from search.catalog import DocumentCatalog
@@ -81,7 +81,7 @@ class UploadResponse(BaseModel):
 
 async def _accept(
     pipeline: IngestPipeline,
-    jobs: JobManager,
+    jobs: JobQueue,
     limit: int,
     files: list[UploadFile],
     labels: Labels,
@@ -157,7 +157,7 @@ async def upload_documents(
 
 
 def _all_documents(
-    catalog: DocumentCatalog, jobs: JobManager, tags: Sequence[str] = ()
+    catalog: DocumentCatalog, jobs: JobQueue, tags: Sequence[str] = ()
 ) -> list[DocumentInfo]:
     """Stored documents, plus files this process is still working on or failed to ingest.
 
@@ -292,7 +292,7 @@ RECENT_JOBS_SHOWN = 50
 
 def _upload_page(
     request: Request,
-    jobs: JobManager,
+    jobs: JobQueue,
     settings: Settings,
     result: UploadResponse | None,
     status_code: int = 200,
