@@ -13,9 +13,11 @@ Why these defaults (docs/scaling.md has the whole failure analysis):
   replicas apply sequential writes in different orders; ``medium`` sends every write through
   the shard's leader, which orders them (``strong`` does too, through a fixed leader, and
   refuses writes while that one node is down).
-- ``read_consistency = "majority"``: a read asks more than half of a shard's replicas and
-  keeps the points present on all of them, so a chunk still reaching its second replica is not
-  shown from one replica and missing from the next request to the other.
+- ``read_consistency = "quorum"``: a read asks more than half of a shard's replicas and keeps
+  the points present in every answer, so with writes acknowledged by more than half as well
+  (``write_consistency_factor``), a read meets every acknowledged write, and one replica down
+  of three leaves reads working. Qdrant's ``majority`` asks every replica, so one replica down
+  fails every read of its shard (read in Qdrant's source, ``execute_read_operation.rs``).
 - ``shard_number``, ``replication_factor``, ``write_consistency_factor``: blank leaves the
   server's own defaults (one shard per node, one replica, one acknowledgement).
 """
@@ -38,7 +40,7 @@ class Replication:
     shard_number: int | None = None
     replication_factor: int | None = None
     write_consistency_factor: int | None = None
-    read_consistency: ReadConsistency = "majority"
+    read_consistency: ReadConsistency = "quorum"
     write_ordering: WriteOrdering = "medium"
 
     def collection_arguments(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ CLUSTER = {
     "QDRANT_SHARD_NUMBER": "6",
     "QDRANT_REPLICATION_FACTOR": "2",
     "QDRANT_WRITE_CONSISTENCY_FACTOR": "1",
-    "QDRANT_READ_CONSISTENCY": "quorum",
+    "QDRANT_READ_CONSISTENCY": "all",
     "QDRANT_WRITE_ORDERING": "strong",
 }
 
@@ -81,10 +81,10 @@ def test_settings_reach_the_collection_and_every_call(tmp_path: Path) -> None:
         assert request.query.get("wait") == "true", request
     assert len(reads(fake)) >= 3
     for request in reads(fake):
-        assert request.query.get("consistency") == "quorum", request
+        assert request.query.get("consistency") == "all", request
 
 
-def test_the_defaults_order_writes_and_read_a_majority_and_leave_sharding_to_the_server() -> None:
+def test_the_defaults_order_writes_and_read_a_quorum_and_leave_sharding_to_the_server() -> None:
     with FakeQdrant() as fake:
         store = open_store(
             data_dir=Path("unused"),
@@ -102,7 +102,7 @@ def test_the_defaults_order_writes_and_read_a_majority_and_leave_sharding_to_the
     for name in ("shard_number", "replication_factor", "write_consistency_factor"):
         assert name not in created.body
     assert {r.query.get("ordering") for r in writes(fake)} == {"medium"}
-    assert {r.query.get("consistency") for r in reads(fake)} == {"majority"}
+    assert {r.query.get("consistency") for r in reads(fake)} == {"quorum"}
 
 
 def test_a_number_of_replicas_is_a_read_consistency() -> None:

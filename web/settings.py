@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     qdrant_write_consistency_factor: int | None = Field(
         None, alias="QDRANT_WRITE_CONSISTENCY_FACTOR", ge=1
     )
-    qdrant_read_consistency: ReadConsistency = Field("majority", alias="QDRANT_READ_CONSISTENCY")
+    qdrant_read_consistency: ReadConsistency = Field("quorum", alias="QDRANT_READ_CONSISTENCY")
     qdrant_write_ordering: WriteOrdering = Field("medium", alias="QDRANT_WRITE_ORDERING")
     # Ingestion in `semsearch worker` processes over a Redis queue (ingest.job_broker), for
     # replicas sharing a Qdrant server; blank: this process ingests its own uploads.
