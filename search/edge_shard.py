@@ -19,38 +19,43 @@ def holds_shard(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
 
-# What ``EdgeStore.compact`` builds: Edge's optimizer rewrites the appendable segment into an
-# immutable one holding int8 copies of the dense vectors beside the float16 ones, and no HNSW
-# graph (m = 0: building one held the process for 634 s at 100,000 points). At 100,000 points
-# the rewrite took 6.4-8.7 s, and a filtered dense query 5.8-6.4 ms against 13.8-17.6 exact
-# (docs/benchmarks.md, "Search latency"). The 1 KB threshold makes every compaction take all
-# that was written since the last one.
+# What a compaction builds (``search.edge_graph``): Edge's optimizer rewrites the segments
+# into immutable ones holding int8 copies of the dense vectors beside the float16 ones and an
+# HNSW graph over them. The graph is built in a separate process, over a copy of the shard
+# (the optimizer holds the GIL throughout); at 100,000 points it took 21.9 s and a dense query
+# 0.29 ms against 2.23 ms for a scan of the int8 copies (docs/benchmarks.md, "HNSW build in
+# Qdrant Edge"). One indexing thread: the server keeps the other core. The 10 KB full-scan
+# threshold sends a filter that keeps fewer points than that to a scan of its payload index.
+# Shards are created without a graph (m = 0): a shard's own optimizer must never run in the
+# server, and the graph comes with the first compaction.
 COMPACTION = "int8, no graph"
 _INT8 = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
 _NO_GRAPH = qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000_000)
+GRAPH = qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10, max_indexing_threads=1)
 _COMPACT_ALL = qe.EdgeOptimizersConfig(indexing_threshold=1)
 
 
-def create_shard(path: Path, dimension: int) -> qe.EdgeShard:
-    config = qe.EdgeConfig(
+def shard_config(dimension: int, hnsw: qe.HnswIndexConfig = _NO_GRAPH) -> qe.EdgeConfig:
+    return qe.EdgeConfig(
         vectors={
             DENSE_VECTOR: qe.EdgeVectorParams(
                 size=dimension,
                 distance=qe.Distance.Cosine,
-                # Half the bytes to read: Edge scans every dense vector (it builds no HNSW index
-                # unless asked to optimize, which blocks the process for minutes at 100,000
-                # points), and the scan of 100,000 took 13.3 ms at p50 in float16 against 17.5
-                # in float32, with the same top 10 on 100 queries. Shards made before keep
-                # float32.
+                # Half the bytes to read: the scan of 100,000 took 13.3 ms at p50 in float16
+                # against 17.5 in float32, with the same top 10 on 100 queries. Shards made
+                # before keep float32.
                 datatype=qe.VectorStorageDatatype.Float16,
             )
         },
         sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         quantization_config=_INT8,
-        hnsw_config=_NO_GRAPH,
+        hnsw_config=hnsw,
         optimizers=_COMPACT_ALL,
     )
-    shard = qe.EdgeShard.create(str(path), config)
+
+
+def create_shard(path: Path, dimension: int) -> qe.EdgeShard:
+    shard = qe.EdgeShard.create(str(path), shard_config(dimension))
     ensure_indexes(shard)
     return shard
 

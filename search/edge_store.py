@@ -16,7 +16,10 @@ Facts about qdrant-edge-py 0.9.0 this module relies on (checked by the contract 
 
 from __future__ import annotations
 
+import logging
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -24,6 +27,7 @@ from typing import Any, TypeVar
 
 import qdrant_edge as qe
 
+from search import edge_graph
 from search.edge_shard import (
     COMPACTION,
     create_shard,
@@ -39,24 +43,46 @@ from search.query_plan import Filter, PlannedStore, QueryPlan, wanted_vectors
 from search.store import CollectionInfo, PointRecord, ScoredHit, StoredPoint, Where
 
 WARM_UP_PAGE = 2048
+# A compaction starts once this many points were written since the last one and writes have
+# paused for COMPACT_AFTER_IDLE_S (and once at start): fewer are scanned exactly, quickly.
+COMPACT_AFTER_POINTS = 1_000
+COMPACT_AFTER_IDLE_S = 5.0
+# The writes made while a graph is built are kept to be replayed on the built segments; past
+# this many points the build is given up (and started again later) rather than the journal
+# growing with an ingestion that goes on.
+MAX_JOURNAL_POINTS = 200_000
+
+log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
 
 class EdgeStore(PlannedStore):
     """``VectorStore`` on a Qdrant Edge shard. Every shard call holds one re-entrant lock: the
-    web app calls the store from request handlers and from the ingestion thread at once."""
+    web app calls the store from request handlers and from the ingestion thread at once.
+    Writes also hold a second one, for their order and so that a compaction can copy the
+    shard while searches go on (``search.edge_graph``)."""
 
     engine = "edge"
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._lock = threading.RLock()
+        self._writing = threading.RLock()
         self._deferring = threading.local()  # per thread: depth of deferred_flush blocks
         self._closed = False
         self._shard: qe.EdgeShard | None = None
+        # A compaction in progress: its builder process, and the writes made since its copy.
+        self._builder: subprocess.Popen[str] | None = None
+        self._journal: list[qe.UpdateOperation] | None = None
+        self._journal_points = 0
+        self._written = 0  # points upserted since the last compaction started
+        self._last_write = 0.0
+        self._started = False  # a compaction was started by this process
         if holds_shard(path):
+            edge_graph.recover(path)
             self._shard = self._open(lambda: qe.EdgeShard.load(str(path)))
+            self._written = 1 if self._shard.count(qe.CountRequest(exact=False)) else 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -73,26 +99,118 @@ class EdgeStore(PlannedStore):
             ensure_indexes(self._shard)
             self._record_collection(info, COMPACTION if created else None)
 
-    def compact(self) -> bool:
-        """Rewrite what was written since the last compaction into an immutable segment with
-        int8 copies of the dense vectors (``edge_shard.COMPACTION``): a dense scan of 100,000
-        took 5.8-6.4 ms against 16.0-16.2 exact. True when something was rewritten.
+    def compact(self, *, threads: int = 1) -> bool:
+        """Build the int8 copies and the HNSW graph of what was written since the last
+        compaction, in a builder process over a copy of the shard, and take them in
+        (``search.edge_graph``). Blocks the calling thread only: searches and writes go on
+        meanwhile, save for the copy (writes wait) and the hand-over (about 0.1-0.3 s).
+        ``threads``: the builder's indexing threads (0: every core; the server keeps one).
+        True when something was rewritten. Shards made before compaction existed lack the
+        mark in their collection point and are left alone."""
+        if not self.start_compaction(threads=threads):
+            return False
+        builder = self._builder
+        if builder is not None:
+            builder.wait()
+        return bool(self.finish_compaction())
 
-        Edge's optimizer holds the whole process while it runs (the binding keeps the GIL;
-        about 7 s per 100,000 new points), so it is called only where nobody waits on it: at
-        the end of ``semsearch ingest`` and before the server takes requests. Shards made
-        before compaction existed lack the mark in their collection point and are left
-        alone: their optimizer would build an HNSW graph, which takes minutes."""
-        with self._lock:
-            self._check_open()
-            record = self._collection_point() if self._shard else None
-            if record is None or compaction_of(record) != COMPACTION:
+    def start_compaction(self, *, threads: int = 1) -> bool:
+        """Copy the shard and start its builder; False when one runs already or there is
+        nothing to compact."""
+        with self._writing:
+            with self._lock:
+                self._check_open()
+                record = self._collection_point() if self._shard else None
+                if record is None or compaction_of(record) != COMPACTION:
+                    return False
+                if self._builder is not None:
+                    return False
+                info = self.collection_info()
+                assert info is not None
+                self._require_shard().flush()
+            copy = edge_graph.copy_shard(self._path)  # writes wait; searches go on
+            self._journal, self._journal_points, self._written = [], 0, 0
+            self._started = True
+            self._builder = edge_graph.start_builder(copy, info.dimension, threads=threads)
+        log.info("compaction started: building the search graph in process %d", self._builder.pid)
+        return True
+
+    def finish_compaction(self) -> bool | None:
+        """Take in a finished build: None while it runs (or when none was started), True when
+        segments were taken in, False when there was nothing to take or it failed (logged)."""
+        builder = self._builder
+        if builder is None or builder.poll() is None:
+            return None
+        output = builder.stdout.read() if builder.stdout else ""
+        with self._writing, self._lock:
+            journal, self._journal, self._builder = self._journal or [], None, None
+            if self._closed:
                 return False
-            return bool(self._require_shard().optimize())
+            try:
+                built = edge_graph.read_report(output) if builder.returncode == 0 else None
+            except (ValueError, KeyError, IndexError):
+                built = None
+            if built is None:
+                log.error("compaction failed (exit %s): %s", builder.returncode, output[-2000:])
+                self._written += len(journal) or 1  # try again later
+                edge_graph.remove_retired(self._path)
+                return False
+            if not built.rewritten:
+                edge_graph.remove_retired(self._path)
+                return False
+            started = time.perf_counter()
+            self._take_in(journal)
+            held = time.perf_counter() - started
+        edge_graph.remove_retired(self._path)
+        log.info(
+            "compaction done: graph built in %.1f s, taken in with %d writes made meanwhile in "
+            "%.2f s",
+            built.optimize_s,
+            len(journal),
+            held,
+        )
+        return True
+
+    def _take_in(self, journal: list[qe.UpdateOperation]) -> None:
+        """Swap the built segments in and replay the journal (both locks held)."""
+        shard = self._require_shard()
+        shard.close()
+        self._shard = None
+        edge_graph.adopt(self._path, edge_graph.build_folder(self._path))
+        self._shard = self._open(lambda: qe.EdgeShard.load(str(self._path)))
+        for operation in journal:
+            self._shard.update(operation)
+        self._shard.flush()
+        edge_graph.retire_old(self._path)
+
+    def keep_compacted(self, stop: threading.Event, *, poll_s: float = 1.0) -> None:
+        """Compact whenever enough was written and writes have paused, until ``stop`` is set
+        or the store closes; the server runs it in a thread."""
+        while not stop.wait(poll_s) and not self._closed:
+            try:
+                if self._builder is not None:
+                    self.finish_compaction()
+                elif self._due():
+                    self.start_compaction()
+            except Exception:  # a full disk, a failed copy: logged, tried again later
+                log.exception("compaction failed")
+                stop.wait(60)
+
+    def _due(self) -> bool:
+        """Writes have paused, and enough were made (or any, before the first compaction of
+        this process: at start, what an earlier one wrote is taken in)."""
+        if time.monotonic() - self._last_write < COMPACT_AFTER_IDLE_S:
+            return False
+        return self._written >= COMPACT_AFTER_POINTS or (self._written > 0 and not self._started)
 
     def close(self) -> None:
-        """Flush and release the shard (and its lock on the folder). Safe to call twice."""
-        with self._lock:
+        """Flush and release the shard (and its lock on the folder); a build in progress is
+        stopped (its copy is removed at the next open). Safe to call twice."""
+        builder = self._builder
+        if builder is not None and builder.poll() is None:
+            builder.kill()
+            builder.wait()
+        with self._writing, self._lock:
             if self._shard is not None:
                 try:
                     self._shard.flush()
@@ -107,10 +225,7 @@ class EdgeStore(PlannedStore):
         if not points:
             return
         edge_points = [to_edge_point(p) for p in points]
-        with self._lock:
-            shard = self._require_shard()
-            shard.update(qe.UpdateOperation.upsert_points(edge_points))
-            self._flush_unless_deferred(shard)
+        self._write(qe.UpdateOperation.upsert_points(edge_points), points=len(edge_points))
 
     def delete(self, where: Where) -> None:
         if not where:
@@ -120,8 +235,7 @@ class EdgeStore(PlannedStore):
             self._check_open()
             if self._shard is None:
                 return
-            self._shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
-            self._flush_unless_deferred(self._shard)
+        self._write(qe.UpdateOperation.delete_points_by_filter(condition))
 
     def set_payload(self, where: Where, payload: Mapping[str, Any]) -> None:
         if not where:
@@ -129,10 +243,31 @@ class EdgeStore(PlannedStore):
         operation = qe.UpdateOperation.set_payload_by_filter(
             EDGE.translate(Filter.of(where)), dict(payload)
         )
-        with self._lock:
+        self._write(operation)
+
+    def _write(self, operation: qe.UpdateOperation, *, points: int = 0) -> None:
+        """Apply one write, and keep it for the build in progress, if one is."""
+        with self._writing, self._lock:
             shard = self._require_shard()
             shard.update(operation)
             self._flush_unless_deferred(shard)
+            self._written += points
+            self._last_write = time.monotonic()
+            if self._journal is not None:
+                self._journal.append(operation)
+                self._journal_points += max(points, 1)
+                if self._journal_points > MAX_JOURNAL_POINTS:
+                    self._give_up_build()
+
+    def _give_up_build(self) -> None:
+        """The journal grew too long: stop the build; one starts again once writes pause."""
+        builder, self._builder, self._journal = self._builder, None, None
+        if builder is not None:
+            builder.kill()
+            builder.wait()
+        edge_graph.remove_retired(self._path)
+        self._written += self._journal_points
+        log.warning("compaction given up: %d points written while it ran", self._journal_points)
 
     @contextmanager
     def deferred_flush(self) -> Iterator[None]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -186,19 +186,40 @@ def warm_up_in_background(store: VectorStore) -> threading.Thread | None:
 
 @runtime_checkable
 class Compacts(Protocol):
-    """A store that can rewrite its recent writes into a faster form, holding the process while
-    it does (Qdrant Edge; a Qdrant server optimizes by itself, in the background)."""
+    """A store that rewrites its recent writes into a faster form (Qdrant Edge: int8 copies and
+    an HNSW graph, built in another process; a Qdrant server optimizes by itself)."""
 
-    def compact(self) -> bool: ...
+    def compact(self, *, threads: int = 1) -> bool: ...
+
+    def keep_compacted(self, stop: threading.Event, *, poll_s: float = 1.0) -> None: ...
 
 
-def compact(store: VectorStore) -> float | None:
-    """Compact the store if it can be; the seconds it took when something was rewritten."""
+def compact(store: VectorStore, *, threads: int = 1) -> float | None:
+    """Compact the store if it can be, waiting for it; the seconds it took when something was
+    rewritten. ``threads``: the builder's indexing threads (0: every core)."""
     if not isinstance(store, Compacts):
         return None
     started = time.perf_counter()
-    rewritten = store.compact()
+    rewritten = store.compact(threads=threads)
     return time.perf_counter() - started if rewritten else None
+
+
+def compact_in_background(store: VectorStore) -> Callable[[], None] | None:
+    """Keep the store compacted from a daemon thread (a long-running server wants it); returns
+    what stops it, or None for stores that need none."""
+    if not isinstance(store, Compacts):
+        return None
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=store.keep_compacted, args=(stop,), name="store-compaction", daemon=True
+    )
+    thread.start()
+
+    def stopping() -> None:
+        stop.set()
+        thread.join(timeout=10)
+
+    return stopping
 
 
 def deferred_flush(store: VectorStore) -> AbstractContextManager[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -253,7 +254,7 @@ def test_api_key_protects_the_api(tmp_path: Path, local_provider: object) -> Non
         assert client.get("/api/health").status_code == 200
 
 
-def test_a_restart_compacts_the_uploads_before_the_first_request(
+def test_a_restart_builds_the_graph_in_the_background_and_changes_no_answer(
     tmp_path: Path, local_provider: object, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = Settings(SEMSEARCH_DATA_DIR=tmp_path / "data")
@@ -261,9 +262,14 @@ def test_a_restart_compacts_the_uploads_before_the_first_request(
     with TestClient(create_app(settings, embedder=local_provider)) as first:  # type: ignore[arg-type]
         ingest_texts(first, TOPIC_TEXTS)
         before = [hit["point_id"] for hit in _results(first, query)]
-    caplog.set_level(logging.INFO, logger="semsearch")
+    caplog.set_level(logging.INFO, logger="search.edge_store")
     with TestClient(create_app(settings, embedder=local_provider)) as again:  # type: ignore[arg-type]
-        assert "compacted what was written since the last start" in caplog.text
+        assert [hit["point_id"] for hit in _results(again, query)] == before  # not waiting
+        deadline = time.monotonic() + 120
+        while "compaction done" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            assert _results(again, query)  # searches go on while it builds
+            time.sleep(0.1)
         assert again.app.state.services.store.compact() is False  # type: ignore[attr-defined]
         after = [hit["point_id"] for hit in _results(again, query)]
     assert after == before and before

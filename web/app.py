@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from embeddings.base import EmbeddingProvider
 from embeddings.check import log_namespace_check
-from search.store import compact, warm_up_in_background
+from search.store import compact_in_background, warm_up_in_background
 from web.api_docs import install_api_docs
 from web.errors import API_ERROR_RESPONSES, install_error_handlers
 from web.guard import Limits, RequestGuard
@@ -47,16 +47,19 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_services(settings, embedder=embedder) as services:
             app.state.services = services
-            # Before the first request: compaction holds the process (search.edge_store).
-            seconds = compact(services.store)
-            if seconds is not None:
-                log.info("compacted what was written since the last start in %.1f s", seconds)
+            # The embedded store's graph is built in another process, once at start and when
+            # enough was written (search.edge_graph); searches never wait for it.
+            stop_compaction = compact_in_background(services.store)
             warm_up_in_background(services.store)
             check_namespace_in_background(services)
             resumed = services.jobs.resume()
             if resumed:
                 log.warning("resuming %d uploads an earlier run had not finished", len(resumed))
-            yield
+            try:
+                yield
+            finally:
+                if stop_compaction is not None:
+                    stop_compaction()
 
     app = FastAPI(
         title="semsearch",

@@ -168,10 +168,11 @@ def ingest(
                 progress.advance(overall)
         except IngestStoppedError as error:  # a setting, not a file: no file more is sent
             stopped = error
-        progress.update(current, description="compacting the index for faster searches")
-        seconds = compact(services.store)
+        progress.update(current, description="building the search index (graph)")
+        # Every core: the folder is this command's alone while it runs.
+        seconds = compact(services.store, threads=0)
     if seconds is not None:
-        err.print(f"index compacted in {seconds:.1f} s", highlight=False)
+        err.print(f"search index built in {seconds:.1f} s", highlight=False)
     _summary(outcomes)
     if describe(labels):
         out.print(f"labels: {describe(labels)}", highlight=False)
