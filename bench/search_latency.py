@@ -15,6 +15,15 @@ calls alternate, so that load on the machine hits both alike; torch's encode of 
 (`SentenceTransformer.encode`, what the app used before) is timed after them, for comparison.
 
     .venv/bin/python bench/search_latency.py [--points 100000] [--queries 500] [--rerank]
+        [--server-process]
+
+Around that main run, in the same run: the bare work on the store as filled (before any
+compaction: every dense vector scanned), the app's searches while its compaction builds the
+HNSW graph in the builder process (``search.edge_graph``; the server must not freeze), the
+build's own time and the hand-over's, and the same searches once the graph is in. Then
+``--server-process`` starts a real `semsearch serve` on the same folder and reports the time
+from its start to its first answered search, its API p50/p99, and its own resident memory
+(VmRSS after the searches, VmHWM its peak) from /proc.
 
 ``--rerank`` configures the app with a reranker (``RERANK_ENDPOINT`` at a loopback TEI stand-in,
 ``tests/fake_rerank.py``, which answers at once) and times each query a third way, reranked,
@@ -26,6 +35,8 @@ reranking adds beyond its call shows on its own.
 from __future__ import annotations
 
 import argparse
+import itertools
+import logging
 import statistics
 import sys
 import tempfile
@@ -140,6 +151,127 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+class CompactionLog(logging.Handler):
+    """The store's compaction log lines, read as the server writes them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        logger = logging.getLogger("search.edge_store")
+        logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def done(self) -> bool:
+        return any(line.startswith(("compaction done", "compaction failed")) for line in self.lines)
+
+    def summary(self) -> str:
+        return "; ".join(line for line in self.lines if line.startswith("compaction")) or "none"
+
+
+def bare_before_compaction(data_dir: Path, queries: list[str]) -> list[float]:
+    """The bare hybrid query on the store as filled, in this process, before the app opens it."""
+    from sentence_transformers import SentenceTransformer
+
+    from embeddings.local import bundled_model_path
+    from search.factory import open_store
+    from search.sparse import Bm25Encoder
+
+    model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+    vectors = model.encode(queries, normalize_embeddings=True).tolist()
+    encoder = Bm25Encoder()
+    store = open_store(
+        data_dir=data_dir, qdrant_url=None, qdrant_api_key=None, collection="documents"
+    )
+    try:
+        timings = [
+            hybrid_query_ms(store, encoder, q, d) for q, d in zip(queries, vectors, strict=True)
+        ]
+    finally:
+        store.close()
+    return timings[10:]  # past the first, which read cold pages
+
+
+def hybrid_query_ms(store: Any, encoder: Any, q: str, dense: list[float]) -> float:
+    """The engine's hybrid query of ``q`` (80 passages, chunks only), in milliseconds."""
+    from search.points import CHUNKS_ONLY
+
+    started = time.perf_counter()
+    hits = store.query(
+        mode="hybrid",
+        dense=dense,
+        sparse=encoder.embed_query(q),
+        limit=BARE_LIMIT,
+        where=CHUNKS_ONLY,
+    )
+    elapsed = (time.perf_counter() - started) * 1000
+    assert hits
+    return elapsed
+
+
+def server_process_figures(data_dir: Path, queries: list[str]) -> None:
+    """A real `semsearch serve` on the store: start to first search, latency, resident memory."""
+    import os
+    import subprocess
+
+    import httpx
+
+    from tests.processes import SEMSEARCH, free_port
+
+    port = free_port()
+    env = {**os.environ, "SEMSEARCH_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(SEMSEARCH), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api/search"
+    try:
+        while True:
+            try:
+                if httpx.get(url, params={"q": queries[0]}, timeout=30).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.perf_counter() - started > 600:
+                raise RuntimeError("semsearch serve did not answer a search")
+            time.sleep(0.05)
+        first_s = time.perf_counter() - started
+        timings, took, empty = [], [], 0
+        with httpx.Client(timeout=60) as client:
+            for q in queries[:200]:
+                began = time.perf_counter()
+                response = client.get(url, params={"q": q, "mode": "hybrid", "k": 10})
+                timings.append((time.perf_counter() - began) * 1000)
+                response.raise_for_status()
+                body = response.json()
+                empty += not body["results"]
+                took.append(float(body["took_ms"]))
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        memory = {
+            line.split(":")[0]: int(line.split()[1]) / 1024 / 1024
+            for line in status.splitlines()
+            if line.startswith(("VmRSS", "VmHWM"))
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    print(f"semsearch serve: start to first answered search {first_s:.1f} s")
+    print(
+        f"semsearch serve: API hybrid k=10 p50 {percentile(timings, 50):.1f} ms, "
+        f"p99 {percentile(timings, 99):.1f} ms ({len(timings)} queries; took_ms p50 "
+        f"{percentile(took, 50):.1f}; {empty} with no results)"
+    )
+    print(
+        f"server resident memory: {memory['VmRSS']:.2f} GiB after the searches, "
+        f"peak {memory['VmHWM']:.2f} GiB"
+    )
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
@@ -152,6 +284,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--query-words", type=int, default=8)
     parser.add_argument("--rerank", action="store_true", help="time reranked searches too")
+    parser.add_argument(
+        "--server-process",
+        action="store_true",
+        help="then start `semsearch serve` on the store: start time, latency, resident memory",
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))  # tests.fake_rerank: the TEI stand-in the tests use
@@ -161,7 +298,6 @@ def main() -> None:
     from embeddings.local import bundled_model_path
     from embeddings.onnx_query import OnnxQueryEncoder
     from embeddings.threaded import serve_in_thread
-    from search.points import CHUNKS_ONLY
     from search.sparse import Bm25Encoder
     from tests.fake_rerank import FakeRerankServer
     from web.app import create_app
@@ -175,7 +311,10 @@ def main() -> None:
         model_id = settings.embeddings().model
         fill_s = fill_store(settings.data_dir, args.points, model_id)
         print(f"store: {args.points} chunk points (model {model_id}) written in {fill_s:.0f} s")
+        scan_ms = bare_before_compaction(settings.data_dir, queries[:100])
 
+        compaction = CompactionLog()
+        app_started = time.perf_counter()
         app = create_app(settings)
         with (
             serve_in_thread(app, lifespan="on", start_timeout_s=300) as url,
@@ -207,27 +346,29 @@ def main() -> None:
                 model.encode(q, normalize_embeddings=True)
                 return (time.perf_counter() - started) * 1000
 
-            def bare(q: str) -> tuple[float, float]:
+            def bare(q: str) -> tuple[float, float, float]:
+                """Encode + BM25 + the engine's query; the encode; the engine's query."""
                 started = time.perf_counter()
                 dense = query_encoder.encode(q)
-                encoded = time.perf_counter()
-                hits = store.query(
-                    mode="hybrid",
-                    dense=dense,
-                    sparse=encoder.embed_query(q),
-                    limit=BARE_LIMIT,
-                    where=CHUNKS_ONLY,
-                )
-                elapsed = (time.perf_counter() - started) * 1000
-                assert hits
-                return elapsed, (encoded - started) * 1000
+                encode_ms = (time.perf_counter() - started) * 1000
+                query_ms = hybrid_query_ms(store, encoder, q, dense)
+                return (time.perf_counter() - started) * 1000, encode_ms, query_ms
 
+            api(queries[0])
+            first_search_s = time.perf_counter() - app_started
+            during_api, during_bare = [], []
+            for q in itertools.cycle(queries):  # while the graph is built beside the server
+                if compaction.done():
+                    break
+                during_api.append(api(q)[0])
+                during_bare.append(bare(q)[2])
             for q in queries[:20]:  # warm up every path
                 api(q)
                 bare(q)
                 if args.rerank:
                     api(q, rerank=True)
             api_ms, took_ms, bare_ms, encode_ms, torch_ms = [], [], [], [], []
+            engine_ms: list[float] = []
             reranked_ms, rerank_call_ms, rerank_extra_ms, beyond_call_ms = [], [], [], []
             for number, q in enumerate(queries):
                 timed: dict[str, tuple[float, ...]] = {}
@@ -241,7 +382,8 @@ def main() -> None:
                     else:
                         timed[path] = api(q, rerank=True)
                 a, t, _ = timed["api"]
-                b, e = timed["bare"]
+                b, e, engine = timed["bare"]
+                engine_ms.append(engine)
                 api_ms.append(a)
                 took_ms.append(t)
                 bare_ms.append(b)
@@ -281,6 +423,22 @@ def main() -> None:
             )
     ratio = percentile(api_ms, 50) / percentile(bare_ms, 50)
     print(f"API p50 / bare p50: {ratio:.2f} (target <= 1.3); API p50 target <= 30 ms")
+    print(f"in-process app: start to first answered search {first_search_s:.1f} s")
+    print(f"index build (graph, builder process): {compaction.summary()}")
+    for name, values in (
+        ("engine hybrid query, before compaction (scan)", scan_ms),
+        ("engine hybrid query, while the graph was built", during_bare),
+        ("engine hybrid query, with the graph", engine_ms),
+        ("API while the graph was built", during_api),
+        ("API with the graph (the run above)", api_ms),
+    ):
+        if values:
+            print(
+                f"{name:48} p50 {percentile(values, 50):7.1f}  p99 {percentile(values, 99):7.1f}"
+                f"  ({len(values)} queries)"
+            )
+    if args.server_process:
+        server_process_figures(settings.data_dir, queries)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import redis
-from pydantic import BaseModel
 
 from inference.redact import redact_url
 from ingest.errors import QueueUnavailableError
@@ -36,21 +35,12 @@ FINISHED_TTL_S = 7 * 24 * 3600
 LISTED = 10_000
 
 
-class JobRecord(BaseModel):
-    id: str
-    filename: str
+class JobRecord(JobInfo):
+    """A job as kept in Redis: what the API shows, and what the queue needs besides."""
+
     doc_id: str
     size: int
-    status: JobStatus = "queued"
-    stage: str = "queued"
-    done: int = 0
-    total: int = 0
-    chunks: int = 0
-    error: str | None = None
-    already_indexed: bool = False
     attempts: int = 0  # deliveries to a worker: more than one means a worker died or it waited
-    created_at: str
-    finished_at: str | None = None
 
     def info(self) -> JobInfo:
         return JobInfo.model_validate(self.model_dump(exclude={"size", "attempts"}))

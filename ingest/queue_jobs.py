@@ -54,6 +54,10 @@ class QueuedJobs:
             filename=spooled.name,
             doc_id=spooled.sha256 or hashlib.sha256(source.data).hexdigest(),
             size=spooled.size,
+            status="queued",
+            stage="queued",
+            done=0,
+            total=0,
             created_at=now(),
         )
         try:

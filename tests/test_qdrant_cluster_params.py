@@ -38,6 +38,21 @@ def exercise(store: VectorStore) -> None:
     store.delete({"doc_id": "doc-cats"})
 
 
+def exercised(fake: FakeQdrant, replication: Replication) -> None:
+    """Every call made through a store on ``fake`` with ``replication``, then closed."""
+    store = open_store(
+        data_dir=Path("unused"),
+        qdrant_url=fake.url,
+        qdrant_api_key=None,
+        collection="documents",
+        replication=replication,
+    )
+    try:
+        exercise(store)
+    finally:
+        store.close()
+
+
 def writes(fake: FakeQdrant) -> list[Recorded]:
     return [
         *fake.recorded("PUT", "/points"),
@@ -55,20 +70,10 @@ def reads(fake: FakeQdrant) -> list[Recorded]:
     ]
 
 
-def test_settings_reach_the_collection_and_every_call(tmp_path: Path) -> None:
+def test_settings_reach_the_collection_and_every_call() -> None:
     with FakeQdrant() as fake:
         settings = Settings(QDRANT_URL=fake.url, **CLUSTER)  # type: ignore[arg-type]
-        store = open_store(
-            data_dir=tmp_path,
-            qdrant_url=settings.qdrant_url,
-            qdrant_api_key=None,
-            collection="documents",
-            replication=settings.replication(),
-        )
-        try:
-            exercise(store)
-        finally:
-            store.close()
+        exercised(fake, settings.replication())
 
     (created,) = fake.recorded("PUT", "/collections/documents")
     assert created.body["shard_number"] == 6
@@ -86,17 +91,7 @@ def test_settings_reach_the_collection_and_every_call(tmp_path: Path) -> None:
 
 def test_the_defaults_order_writes_and_read_a_quorum_and_leave_sharding_to_the_server() -> None:
     with FakeQdrant() as fake:
-        store = open_store(
-            data_dir=Path("unused"),
-            qdrant_url=fake.url,
-            qdrant_api_key=None,
-            collection="documents",
-            replication=Settings().replication(),
-        )
-        try:
-            exercise(store)
-        finally:
-            store.close()
+        exercised(fake, Settings().replication())
 
     (created,) = fake.recorded("PUT", "/collections/documents")
     for name in ("shard_number", "replication_factor", "write_consistency_factor"):
@@ -107,17 +102,7 @@ def test_the_defaults_order_writes_and_read_a_quorum_and_leave_sharding_to_the_s
 
 def test_a_number_of_replicas_is_a_read_consistency() -> None:
     with FakeQdrant() as fake:
-        store = open_store(
-            data_dir=Path("unused"),
-            qdrant_url=fake.url,
-            qdrant_api_key=None,
-            collection="documents",
-            replication=Replication(read_consistency="1"),
-        )
-        try:
-            exercise(store)
-        finally:
-            store.close()
+        exercised(fake, Replication(read_consistency="1"))
     assert {r.query.get("consistency") for r in reads(fake)} == {"1"}
 
 
