@@ -48,6 +48,7 @@ BUILD_SUFFIX = ".graph-build"
 RETIRED_SUFFIX = ".graph-retired"
 OLD_SEGMENTS = "segments.old"
 OLD_CONFIG = "edge_config.json.old"
+BUILT_NOTE = "graph-built.json"
 
 
 def build_folder(path: Path) -> Path:
@@ -114,6 +115,22 @@ def retire_old(path: Path) -> None:
     os.rename(path / OLD_SEGMENTS, trash)
     (path / OLD_CONFIG).unlink(missing_ok=True)
     _sync_folder(path)
+
+
+def record_built(path: Path, points: int) -> None:
+    """Note how many points the shard had when the segments just taken in were copied: a
+    store that opens with another count has writes no graph covers yet."""
+    partial = path / (BUILT_NOTE + ".partial")
+    partial.write_text(json.dumps({"points": points}))
+    os.replace(partial, path / BUILT_NOTE)
+
+
+def points_built(path: Path) -> int | None:
+    """The count ``record_built`` noted, or None (never built, or unreadable)."""
+    try:
+        return int(json.loads((path / BUILT_NOTE).read_text())["points"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def remove_retired(path: Path) -> None:

@@ -17,7 +17,6 @@ Facts about qdrant-edge-py 0.9.0 this module relies on (checked by the contract 
 from __future__ import annotations
 
 import logging
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,6 +27,7 @@ from typing import Any, TypeVar
 import qdrant_edge as qe
 
 from search import edge_graph
+from search.edge_compaction import Compaction
 from search.edge_shard import (
     COMPACTION,
     create_shard,
@@ -43,15 +43,6 @@ from search.query_plan import Filter, PlannedStore, QueryPlan, wanted_vectors
 from search.store import CollectionInfo, PointRecord, ScoredHit, StoredPoint, Where
 
 WARM_UP_PAGE = 2048
-# A compaction starts once this many points were written since the last one and writes have
-# paused for COMPACT_AFTER_IDLE_S (and once at start): fewer are scanned exactly, quickly.
-COMPACT_AFTER_POINTS = 1_000
-COMPACT_AFTER_IDLE_S = 5.0
-# The writes made while a graph is built are kept to be replayed on the built segments; past
-# this many points the build is given up (and started again later) rather than the journal
-# growing with an ingestion that goes on.
-MAX_JOURNAL_POINTS = 200_000
-
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
@@ -72,17 +63,14 @@ class EdgeStore(PlannedStore):
         self._deferring = threading.local()  # per thread: depth of deferred_flush blocks
         self._closed = False
         self._shard: qe.EdgeShard | None = None
-        # A compaction in progress: its builder process, and the writes made since its copy.
-        self._builder: subprocess.Popen[str] | None = None
-        self._journal: list[qe.UpdateOperation] | None = None
-        self._journal_points = 0
-        self._written = 0  # points upserted since the last compaction started
-        self._last_write = 0.0
-        self._started = False  # a compaction was started by this process
+        unbuilt = False
         if holds_shard(path):
             edge_graph.recover(path)
             self._shard = self._open(lambda: qe.EdgeShard.load(str(path)))
-            self._written = 1 if self._shard.count(qe.CountRequest(exact=False)) else 0
+            # Written since the last build (by an earlier process): compacted once at start.
+            points = self._shard.count(qe.CountRequest(exact=True))
+            unbuilt = points != (edge_graph.points_built(path) or 0)
+        self._compaction = Compaction(path, unbuilt=unbuilt)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -109,9 +97,7 @@ class EdgeStore(PlannedStore):
         mark in their collection point and are left alone."""
         if not self.start_compaction(threads=threads):
             return False
-        builder = self._builder
-        if builder is not None:
-            builder.wait()
+        self._compaction.wait()
         return bool(self.finish_compaction())
 
     def start_compaction(self, *, threads: int = 1) -> bool:
@@ -123,55 +109,46 @@ class EdgeStore(PlannedStore):
                 record = self._collection_point() if self._shard else None
                 if record is None or compaction_of(record) != COMPACTION:
                     return False
-                if self._builder is not None:
+                if self._compaction.running:
                     return False
                 info = self.collection_info()
                 assert info is not None
-                self._require_shard().flush()
-            copy = edge_graph.copy_shard(self._path)  # writes wait; searches go on
-            self._journal, self._journal_points, self._written = [], 0, 0
-            self._started = True
-            self._builder = edge_graph.start_builder(copy, info.dimension, threads=threads)
-        log.info("compaction started: building the search graph in process %d", self._builder.pid)
+                shard = self._require_shard()
+                shard.flush()
+                points = shard.count(qe.CountRequest(exact=True))
+            # Writes wait while the shard is copied; searches go on.
+            pid = self._compaction.begin(points=points, dimension=info.dimension, threads=threads)
+        log.info("compaction started: building the search graph in process %d", pid)
         return True
 
     def finish_compaction(self) -> bool | None:
         """Take in a finished build: None while it runs (or when none was started), True when
         segments were taken in, False when there was nothing to take or it failed (logged)."""
-        builder = self._builder
-        if builder is None or builder.poll() is None:
-            return None
-        output = builder.stdout.read() if builder.stdout else ""
         with self._writing, self._lock:
-            journal, self._journal, self._builder = self._journal or [], None, None
-            if self._closed:
-                return False
-            try:
-                built = edge_graph.read_report(output) if builder.returncode == 0 else None
-            except (ValueError, KeyError, IndexError):
-                built = None
-            if built is None:
-                log.error("compaction failed (exit %s): %s", builder.returncode, output[-2000:])
-                self._written += len(journal) or 1  # try again later
+            ended = self._compaction.ended()
+            if ended is None or self._closed:
+                return None if ended is None else False
+            if ended.built is None:
+                log.error("compaction failed (exit %s): %s", ended.returncode, ended.output[-2000:])
                 edge_graph.remove_retired(self._path)
                 return False
-            if not built.rewritten:
+            if not ended.built.rewritten:
                 edge_graph.remove_retired(self._path)
                 return False
             started = time.perf_counter()
-            self._take_in(journal)
+            self._take_in(ended.journal, ended.copied_points)
             held = time.perf_counter() - started
         edge_graph.remove_retired(self._path)
         log.info(
             "compaction done: graph built in %.1f s, taken in with %d writes made meanwhile in "
             "%.2f s",
-            built.optimize_s,
-            len(journal),
+            ended.built.optimize_s,
+            len(ended.journal),
             held,
         )
         return True
 
-    def _take_in(self, journal: list[qe.UpdateOperation]) -> None:
+    def _take_in(self, journal: list[qe.UpdateOperation], copied_points: int) -> None:
         """Swap the built segments in and replay the journal (both locks held)."""
         shard = self._require_shard()
         shard.close()
@@ -182,34 +159,25 @@ class EdgeStore(PlannedStore):
             self._shard.update(operation)
         self._shard.flush()
         edge_graph.retire_old(self._path)
+        edge_graph.record_built(self._path, copied_points)
 
     def keep_compacted(self, stop: threading.Event, *, poll_s: float = 1.0) -> None:
         """Compact whenever enough was written and writes have paused, until ``stop`` is set
         or the store closes; the server runs it in a thread."""
         while not stop.wait(poll_s) and not self._closed:
             try:
-                if self._builder is not None:
+                if self._compaction.running:
                     self.finish_compaction()
-                elif self._due():
+                elif self._compaction.due():
                     self.start_compaction()
             except Exception:  # a full disk, a failed copy: logged, tried again later
                 log.exception("compaction failed")
                 stop.wait(60)
 
-    def _due(self) -> bool:
-        """Writes have paused, and enough were made (or any, before the first compaction of
-        this process: at start, what an earlier one wrote is taken in)."""
-        if time.monotonic() - self._last_write < COMPACT_AFTER_IDLE_S:
-            return False
-        return self._written >= COMPACT_AFTER_POINTS or (self._written > 0 and not self._started)
-
     def close(self) -> None:
         """Flush and release the shard (and its lock on the folder); a build in progress is
         stopped (its copy is removed at the next open). Safe to call twice."""
-        builder = self._builder
-        if builder is not None and builder.poll() is None:
-            builder.kill()
-            builder.wait()
+        self._compaction.stop()
         with self._writing, self._lock:
             if self._shard is not None:
                 try:
@@ -251,23 +219,7 @@ class EdgeStore(PlannedStore):
             shard = self._require_shard()
             shard.update(operation)
             self._flush_unless_deferred(shard)
-            self._written += points
-            self._last_write = time.monotonic()
-            if self._journal is not None:
-                self._journal.append(operation)
-                self._journal_points += max(points, 1)
-                if self._journal_points > MAX_JOURNAL_POINTS:
-                    self._give_up_build()
-
-    def _give_up_build(self) -> None:
-        """The journal grew too long: stop the build; one starts again once writes pause."""
-        builder, self._builder, self._journal = self._builder, None, None
-        if builder is not None:
-            builder.kill()
-            builder.wait()
-        edge_graph.remove_retired(self._path)
-        self._written += self._journal_points
-        log.warning("compaction given up: %d points written while it ran", self._journal_points)
+            self._compaction.note(operation, points)
 
     @contextmanager
     def deferred_flush(self) -> Iterator[None]:

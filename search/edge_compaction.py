@@ -1,0 +1,119 @@
+"""What an ``EdgeStore`` knows of its compactions: how much was written since the last one,
+and the build in progress (its builder process, and the journal of the writes made since its
+copy, replayed on the built segments). The store holds the locks and the shard and calls this
+under them; ``search.edge_graph`` does the copying, building and renaming.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import qdrant_edge as qe
+
+from search import edge_graph
+
+# A compaction starts once this many points were written since the last one and writes have
+# paused for COMPACT_AFTER_IDLE_S (and once at start): fewer are scanned exactly, quickly.
+COMPACT_AFTER_POINTS = 1_000
+COMPACT_AFTER_IDLE_S = 5.0
+# The writes made while a graph is built are kept to be replayed on the built segments; past
+# this many points the build is given up (and started again later) rather than the journal
+# growing with an ingestion that goes on.
+MAX_JOURNAL_POINTS = 200_000
+
+log = logging.getLogger("search.edge_store")
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A build whose builder has exited: what it built (None: it failed), and the writes to
+    replay on it."""
+
+    built: edge_graph.Built | None
+    journal: list[qe.UpdateOperation]
+    copied_points: int
+    output: str
+    returncode: int
+
+
+class Compaction:
+    def __init__(self, path: Path, *, unbuilt: bool) -> None:
+        """``unbuilt``: the shard holds writes no graph covers (it is compacted at start)."""
+        self._path = path
+        self._written = int(unbuilt)  # points upserted since the last compaction started
+        self._last_write = 0.0
+        self._started = False  # a compaction was started by this process
+        self._copied_points = 0
+        self._builder: subprocess.Popen[str] | None = None
+        self._journal: list[qe.UpdateOperation] | None = None
+        self._journal_points = 0
+
+    @property
+    def running(self) -> bool:
+        return self._builder is not None
+
+    def note(self, operation: qe.UpdateOperation, points: int) -> None:
+        """A write was applied (``points``: those upserted); kept for the build in progress."""
+        self._written += points
+        self._last_write = time.monotonic()
+        if self._journal is None:
+            return
+        self._journal.append(operation)
+        self._journal_points += max(points, 1)
+        if self._journal_points > MAX_JOURNAL_POINTS:
+            log.warning("compaction given up: %d points written while it ran", self._journal_points)
+            self._written += self._journal_points
+            self.stop()
+            edge_graph.remove_retired(self._path)
+
+    def due(self) -> bool:
+        """Writes have paused, and enough were made (or any, before the first compaction of
+        this process: at start, what an earlier one wrote is taken in)."""
+        if time.monotonic() - self._last_write < COMPACT_AFTER_IDLE_S:
+            return False
+        return self._written >= COMPACT_AFTER_POINTS or (self._written > 0 and not self._started)
+
+    def begin(self, *, points: int, dimension: int, threads: int) -> int:
+        """Copy the flushed shard (``points`` in it) and start the builder; its process id.
+        The caller holds writes until this returns."""
+        copy = edge_graph.copy_shard(self._path)
+        self._journal, self._journal_points, self._written = [], 0, 0
+        self._started = True
+        self._copied_points = points
+        self._builder = edge_graph.start_builder(copy, dimension, threads=threads)
+        return self._builder.pid
+
+    def wait(self) -> None:
+        if self._builder is not None:
+            self._builder.wait()
+
+    def ended(self) -> Ended | None:
+        """The build, once its builder has exited (None while it runs, or when none does); the
+        compaction is then over, whatever the caller does with it."""
+        builder = self._builder
+        if builder is None or builder.poll() is None:
+            return None
+        output = builder.stdout.read() if builder.stdout else ""
+        journal = self._journal or []
+        self._builder, self._journal = None, None
+        built = None
+        if builder.returncode == 0:
+            try:
+                built = edge_graph.read_report(output)
+            except (ValueError, KeyError, IndexError):
+                built = None
+        if built is None:
+            self._written += len(journal) or 1  # tried again later
+        return Ended(built, journal, self._copied_points, output, builder.returncode)
+
+    def stop(self) -> None:
+        """Stop the build in progress, if any; its copy is left for the next build or the next
+        open to remove (``edge_graph.recover``)."""
+        builder, self._builder, self._journal = self._builder, None, None
+        if builder is not None and builder.poll() is None:
+            builder.kill()
+            builder.wait()
