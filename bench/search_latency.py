@@ -211,7 +211,7 @@ def hybrid_query_ms(store: Any, encoder: Any, q: str, dense: list[float]) -> flo
     return elapsed
 
 
-def server_process_figures(data_dir: Path, queries: list[str]) -> None:
+def server_process_figures(data_dir: Path, queries: list[str]) -> list[str]:
     """A real `semsearch serve` on the store: start to first search, latency, resident memory."""
     import os
     import subprocess
@@ -260,16 +260,14 @@ def server_process_figures(data_dir: Path, queries: list[str]) -> None:
     finally:
         process.terminate()
         process.wait(timeout=60)
-    print(f"semsearch serve: start to first answered search {first_s:.1f} s")
-    print(
+    return [
+        f"semsearch serve: start to first answered search {first_s:.1f} s",
         f"semsearch serve: API hybrid k=10 p50 {percentile(timings, 50):.1f} ms, "
         f"p99 {percentile(timings, 99):.1f} ms ({len(timings)} queries; took_ms p50 "
-        f"{percentile(took, 50):.1f}; {empty} with no results)"
-    )
-    print(
+        f"{percentile(took, 50):.1f}; {empty} with no results)",
         f"server resident memory: {memory['VmRSS']:.2f} GiB after the searches, "
-        f"peak {memory['VmHWM']:.2f} GiB"
-    )
+        f"peak {memory['VmHWM']:.2f} GiB",
+    ]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -289,6 +287,9 @@ def main() -> None:
         action="store_true",
         help="then start `semsearch serve` on the store: start time, latency, resident memory",
     )
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="where the store's temporary folder goes"
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))  # tests.fake_rerank: the TEI stand-in the tests use
@@ -305,7 +306,10 @@ def main() -> None:
 
     queries = [" ".join(t.split()[: args.query_words]) for t in corpus_texts(QUERY_CORPUS)]
     queries = queries[: args.queries]
-    with tempfile.TemporaryDirectory() as tmp, FakeRerankServer() as reranker:
+    with (
+        tempfile.TemporaryDirectory(dir=args.data_dir) as tmp,
+        FakeRerankServer() as reranker,
+    ):
         endpoint = f"{reranker.url}/rerank" if args.rerank else ""
         settings = Settings(SEMSEARCH_DATA_DIR=tmp, RERANK_ENDPOINT=endpoint)
         model_id = settings.embeddings().model
@@ -395,6 +399,10 @@ def main() -> None:
                     rerank_call_ms.append(call)
                     rerank_extra_ms.append(r - a)
                     beyond_call_ms.append(r - a - call)
+        # On the same store, once the app has closed it (one process per folder).
+        server_lines: list[str] = []
+        if args.server_process:
+            server_lines = server_process_figures(settings.data_dir, queries)
 
     print(f"queries: {len(queries)} (first {args.query_words} words of {QUERY_CORPUS} documents)")
     print(f"{'':44} {'p50':>7} {'p90':>7} {'p99':>7} {'mean':>7}  (ms)")
@@ -437,8 +445,8 @@ def main() -> None:
                 f"{name:48} p50 {percentile(values, 50):7.1f}  p99 {percentile(values, 99):7.1f}"
                 f"  ({len(values)} queries)"
             )
-    if args.server_process:
-        server_process_figures(settings.data_dir, queries)
+    for line in server_lines:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,13 @@ import qdrant_edge as qe
 
 from search import edge_graph
 
-# A compaction starts once this many points were written since the last one and writes have
-# paused for COMPACT_AFTER_IDLE_S (and once at start): fewer are scanned exactly, quickly.
+# A compaction starts once this many points were written since the last one, or a twentieth of
+# the points it covered if more, and writes have paused for COMPACT_AFTER_IDLE_S (and once at
+# start): fewer are scanned exactly, quickly. A build over 1,000,000 points took 16.5 minutes
+# on one thread and its hand-over held the store 9.2 s (docs/benchmarks.md), so a large store
+# is not rebuilt for every few uploads.
 COMPACT_AFTER_POINTS = 1_000
+COMPACT_SHARE = 20
 COMPACT_AFTER_IDLE_S = 5.0
 # The writes made while a graph is built are kept to be replayed on the built segments; past
 # this many points the build is given up (and started again later) rather than the journal
@@ -41,9 +45,11 @@ class Ended:
 
 
 class Compaction:
-    def __init__(self, path: Path, *, unbuilt: bool) -> None:
-        """``unbuilt``: the shard holds writes no graph covers (it is compacted at start)."""
+    def __init__(self, path: Path, *, unbuilt: bool, covered: int = 0) -> None:
+        """``unbuilt``: the shard holds writes no graph covers (it is compacted at start);
+        ``covered``: the points the last build covered."""
         self._path = path
+        self._covered = covered
         self._written = int(unbuilt)  # points upserted since the last compaction started
         self._last_write = 0.0
         self._started = False  # a compaction was started by this process
@@ -75,7 +81,8 @@ class Compaction:
         this process: at start, what an earlier one wrote is taken in)."""
         if time.monotonic() - self._last_write < COMPACT_AFTER_IDLE_S:
             return False
-        return self._written >= COMPACT_AFTER_POINTS or (self._written > 0 and not self._started)
+        enough = max(COMPACT_AFTER_POINTS, self._covered // COMPACT_SHARE)
+        return self._written >= enough or (self._written > 0 and not self._started)
 
     def begin(self, *, points: int, dimension: int, threads: int) -> int:
         """Copy the flushed shard (``points`` in it) and start the builder; its process id.
@@ -83,7 +90,7 @@ class Compaction:
         copy = edge_graph.copy_shard(self._path)
         self._journal, self._journal_points, self._written = [], 0, 0
         self._started = True
-        self._copied_points = points
+        self._copied_points = self._covered = points
         self._builder = edge_graph.start_builder(copy, dimension, threads=threads)
         return self._builder.pid
 

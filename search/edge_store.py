@@ -63,14 +63,15 @@ class EdgeStore(PlannedStore):
         self._deferring = threading.local()  # per thread: depth of deferred_flush blocks
         self._closed = False
         self._shard: qe.EdgeShard | None = None
-        unbuilt = False
+        unbuilt, covered = False, 0
         if holds_shard(path):
             edge_graph.recover(path)
             self._shard = self._open(lambda: qe.EdgeShard.load(str(path)))
             # Written since the last build (by an earlier process): compacted once at start.
             points = self._shard.count(qe.CountRequest(exact=True))
-            unbuilt = points != (edge_graph.points_built(path) or 0)
-        self._compaction = Compaction(path, unbuilt=unbuilt)
+            covered = edge_graph.points_built(path) or 0
+            unbuilt = points != covered
+        self._compaction = Compaction(path, unbuilt=unbuilt, covered=covered)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -135,31 +136,37 @@ class EdgeStore(PlannedStore):
             if not ended.built.rewritten:
                 edge_graph.remove_retired(self._path)
                 return False
-            started = time.perf_counter()
-            self._take_in(ended.journal, ended.copied_points)
-            held = time.perf_counter() - started
+            held = self._take_in(ended.journal, ended.copied_points)
         edge_graph.remove_retired(self._path)
         log.info(
             "compaction done: graph built in %.1f s, taken in with %d writes made meanwhile in "
-            "%.2f s",
+            "%.2f s (closing %.2f, loading %.2f, replaying and flushing %.2f)",
             ended.built.optimize_s,
             len(ended.journal),
-            held,
+            sum(held),
+            *held,
         )
         return True
 
-    def _take_in(self, journal: list[qe.UpdateOperation], copied_points: int) -> None:
-        """Swap the built segments in and replay the journal (both locks held)."""
+    def _take_in(
+        self, journal: list[qe.UpdateOperation], copied_points: int
+    ) -> tuple[float, float, float]:
+        """Swap the built segments in and replay the journal (both locks held); the seconds
+        spent closing, loading, and replaying and flushing."""
+        started = time.perf_counter()
         shard = self._require_shard()
         shard.close()
         self._shard = None
+        closed = time.perf_counter()
         edge_graph.adopt(self._path, edge_graph.build_folder(self._path))
         self._shard = self._open(lambda: qe.EdgeShard.load(str(self._path)))
+        loaded = time.perf_counter()
         for operation in journal:
             self._shard.update(operation)
         self._shard.flush()
         edge_graph.retire_old(self._path)
         edge_graph.record_built(self._path, copied_points)
+        return closed - started, loaded - closed, time.perf_counter() - loaded
 
     def keep_compacted(self, stop: threading.Event, *, poll_s: float = 1.0) -> None:
         """Compact whenever enough was written and writes have paused, until ``stop`` is set
