@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ class Cluster:
     redis_url: str
     shared: Path
     root: Path
+    started: list[ChildProcess] = field(default_factory=list)
 
     def env(self, name: str, **extra: str) -> dict[str, str]:
         shared = {
@@ -53,11 +53,14 @@ class Cluster:
 
     def replica(self, name: str) -> ServerProcess:
         server = ServerProcess(self.env(name))
+        self.started.append(server)  # stopped by the fixture, whatever the test did
         server.wait_ready()
         return server
 
     def worker(self, name: str, **extra: str) -> ChildProcess:
-        return ChildProcess(["worker"], self.env(name, **extra))
+        worker = ChildProcess(["worker"], self.env(name, **extra))
+        self.started.append(worker)
+        return worker
 
     def count(self, **match: str) -> int:
         conditions: list[models.Condition] = [
@@ -78,16 +81,12 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         FakeHuggingFace(token=TOKEN) as hf,
         RedisServer(tmp_path / "redis") as redis_server,
     ):
-        yield Cluster(qdrant, hf, redis_server.url, tmp_path / "shared", tmp_path)
-
-
-@contextmanager
-def running(*processes: ChildProcess) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for process in processes:
-            process.stop()
+        cluster = Cluster(qdrant, hf, redis_server.url, tmp_path / "shared", tmp_path)
+        try:
+            yield cluster
+        finally:
+            for process in reversed(cluster.started):
+                process.stop()
 
 
 def upload(server: ServerProcess, name: str, data: bytes) -> str:
@@ -117,29 +116,28 @@ def wait_finished(server: ServerProcess, job_id: str, timeout: float = 120) -> d
 
 def test_any_replica_accepts_an_upload_and_answers_for_its_job(cluster: Cluster) -> None:
     first, second = cluster.replica("first"), cluster.replica("second")
-    worker = cluster.worker("worker")
-    with running(first, second, worker):
-        job_id = upload(first, "copper.txt", report("copper"))
-        queued = job_on(second, job_id)  # the other replica knows it at once
-        assert queued["filename"] == "copper.txt"
-        job = wait_finished(second, job_id)
-        assert job["status"] == "done", job
-        assert job["chunks"] > 0
-        assert job_on(first, job_id) == job
+    cluster.worker("worker")
+    job_id = upload(first, "copper.txt", report("copper"))
+    queued = job_on(second, job_id)  # the other replica knows it at once
+    assert queued["filename"] == "copper.txt"
+    job = wait_finished(second, job_id)
+    assert job["status"] == "done", job
+    assert job["chunks"] > 0
+    assert job_on(first, job_id) == job
 
-        hits = httpx.get(
-            f"{second.url}/api/search", params={"q": "copper market", "mode": "keyword"}
-        ).json()
-        assert hits["results"][0]["filename"] == "copper.txt"
-        # The original is on the shared volume: the replica that did not take it serves it.
-        doc_id = hits["results"][0]["doc_id"]
-        original = httpx.get(f"{second.url}/api/documents/{doc_id}/file", timeout=10)
-        assert original.status_code == 200, original.text
-        assert original.content == report("copper")
-        listed = httpx.get(f"{first.url}/api/jobs").json()["jobs"]
-        assert [j["id"] for j in listed] == [job_id]
-        # Neither replica ingested anything itself: only the worker wrote chunks.
-        assert "ingestion: by semsearch worker processes" in first.stop()
+    hits = httpx.get(
+        f"{second.url}/api/search", params={"q": "copper market", "mode": "keyword"}
+    ).json()
+    assert hits["results"][0]["filename"] == "copper.txt"
+    # The original is on the shared volume: the replica that did not take it serves it.
+    doc_id = hits["results"][0]["doc_id"]
+    original = httpx.get(f"{second.url}/api/documents/{doc_id}/file", timeout=10)
+    assert original.status_code == 200, original.text
+    assert original.content == report("copper")
+    listed = httpx.get(f"{first.url}/api/jobs").json()["jobs"]
+    assert [j["id"] for j in listed] == [job_id]
+    # Neither replica ingested anything itself: only the worker wrote chunks.
+    assert "ingestion: by semsearch worker processes" in first.stop()
 
 
 def is_chunk_write(request: Recorded) -> bool:
@@ -154,24 +152,22 @@ def is_chunk_write(request: Recorded) -> bool:
 def test_a_worker_killed_mid_file_leaves_it_to_another_with_no_duplicate(cluster: Cluster) -> None:
     replica = cluster.replica("replica")
     doomed = cluster.worker("doomed")
-    with running(replica, doomed):
-        # The doomed worker's first chunk write is carried out, and its answer held back.
-        cluster.qdrant.stall_when = is_chunk_write
-        job_id = upload(replica, "wheat.txt", report("wheat"))
-        assert cluster.qdrant.stalled.wait(60), "the worker never wrote chunks"
-        doomed.kill()
-        cluster.qdrant.release.set()
-        doc_id = job_on(replica, job_id)["doc_id"]
-        # What it left: the document "processing", and its chunks.
-        assert cluster.count(kind="document", doc_id=doc_id, status="processing") == 1
-        left = cluster.count(kind="chunk", doc_id=doc_id)
-        assert left > 0
-        assert job_on(replica, job_id)["status"] == "processing"
+    # The doomed worker's first chunk write is carried out, and its answer held back.
+    cluster.qdrant.stall_when = is_chunk_write
+    job_id = upload(replica, "wheat.txt", report("wheat"))
+    assert cluster.qdrant.stalled.wait(60), "the worker never wrote chunks"
+    doomed.kill()
+    cluster.qdrant.release.set()
+    doc_id = job_on(replica, job_id)["doc_id"]
+    # What it left: the document "processing", and its chunks.
+    assert cluster.count(kind="document", doc_id=doc_id, status="processing") == 1
+    left = cluster.count(kind="chunk", doc_id=doc_id)
+    assert left > 0
+    assert job_on(replica, job_id)["status"] == "processing"
 
-        rescuer = cluster.worker("rescuer")
-        with running(rescuer):
-            job = wait_finished(replica, job_id, timeout=180)
-        assert "removed the chunks an interrupted worker had written" in rescuer.output()
+    rescuer = cluster.worker("rescuer")
+    job = wait_finished(replica, job_id, timeout=180)
+    assert "removed the chunks an interrupted worker had written" in rescuer.stop()
 
     assert job["status"] == "done", job
     assert cluster.count(kind="document", doc_id=doc_id) == 1
@@ -185,17 +181,16 @@ def test_a_refused_token_pauses_the_queue_with_one_request_and_says_why(cluster:
     queue for every worker, and the others wait untried, "paused" with the reason, which every
     replica reports. (Resuming waits 30 s doubling, and is not run here.)"""
     first, second = cluster.replica("first"), cluster.replica("second")
-    worker = cluster.worker("worker", HF_TOKEN="hf_wrong_token_for_the_tests")
-    with running(first, second, worker):
-        jobs = [upload(first, f"{topic}.txt", report(topic)) for topic in ("tin", "zinc", "lead")]
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            states = [job_on(second, job_id) for job_id in jobs]
-            if all(job["status"] == "paused" for job in states):
-                break
-            time.sleep(0.2)
-        assert all(job["status"] == "paused" and "HF_TOKEN" in job["error"] for job in states)
-        assert len(cluster.hf.requests) == 1, "one refused request, not one per file"
-        health = httpx.get(f"{second.url}/api/health").json()
-        assert health["status"] == "degraded" and "HF_TOKEN" in health["ingestion_paused"]
-        assert len(list((cluster.shared / "incoming").glob("*.bin"))) == 3  # kept, not failed
+    cluster.worker("worker", HF_TOKEN="hf_wrong_token_for_the_tests")
+    jobs = [upload(first, f"{topic}.txt", report(topic)) for topic in ("tin", "zinc", "lead")]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        states = [job_on(second, job_id) for job_id in jobs]
+        if all(job["status"] == "paused" for job in states):
+            break
+        time.sleep(0.2)
+    assert all(job["status"] == "paused" and "HF_TOKEN" in job["error"] for job in states)
+    assert len(cluster.hf.requests) == 1, "one refused request, not one per file"
+    health = httpx.get(f"{second.url}/api/health").json()
+    assert health["status"] == "degraded" and "HF_TOKEN" in health["ingestion_paused"]
+    assert len(list((cluster.shared / "incoming").glob("*.bin"))) == 3  # kept, not failed
