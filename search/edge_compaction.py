@@ -28,6 +28,8 @@ COMPACT_AFTER_IDLE_S = 5.0
 # this many points the build is given up (and started again later) rather than the journal
 # growing with an ingestion that goes on.
 MAX_JOURNAL_POINTS = 200_000
+# A build that failed is tried again after this long.
+RETRY_FAILED_S = 300.0
 
 log = logging.getLogger("search.edge_store")
 
@@ -50,11 +52,12 @@ class Compaction:
         ``covered``: the points the last build covered."""
         self._path = path
         self._covered = covered
-        self._written = int(unbuilt)  # points upserted since the last compaction started
+        self._written = 0  # points upserted since the last compaction started
         self._last_write = 0.0
-        self._started = False  # a compaction was started by this process
+        self._unbuilt = unbuilt  # the shard opened with writes no graph covers
+        self._not_before = 0.0  # after a failed build, the next waits
         self._copied_points = 0
-        self._builder: subprocess.Popen[str] | None = None
+        self._builder: subprocess.Popen[bytes] | None = None
         self._journal: list[qe.UpdateOperation] | None = None
         self._journal_points = 0
 
@@ -77,19 +80,20 @@ class Compaction:
             edge_graph.remove_retired(self._path)
 
     def due(self) -> bool:
-        """Writes have paused, and enough were made (or any, before the first compaction of
-        this process: at start, what an earlier one wrote is taken in)."""
-        if time.monotonic() - self._last_write < COMPACT_AFTER_IDLE_S:
+        """Writes have paused, and enough were made, or the shard opened with writes no graph
+        covers (an earlier process's: what it wrote is taken in at start, however little)."""
+        now = time.monotonic()
+        if now - self._last_write < COMPACT_AFTER_IDLE_S or now < self._not_before:
             return False
         enough = max(COMPACT_AFTER_POINTS, self._covered // COMPACT_SHARE)
-        return self._written >= enough or (self._written > 0 and not self._started)
+        return self._unbuilt or self._written >= enough
 
     def begin(self, *, points: int, dimension: int, threads: int) -> int:
         """Copy the flushed shard (``points`` in it) and start the builder; its process id.
         The caller holds writes until this returns."""
         copy = edge_graph.copy_shard(self._path)
         self._journal, self._journal_points, self._written = [], 0, 0
-        self._started = True
+        self._unbuilt = False
         self._copied_points = self._covered = points
         self._builder = edge_graph.start_builder(copy, dimension, threads=threads)
         return self._builder.pid
@@ -104,7 +108,7 @@ class Compaction:
         builder = self._builder
         if builder is None or builder.poll() is None:
             return None
-        output = builder.stdout.read() if builder.stdout else ""
+        output = edge_graph.builder_output(self._path)
         journal = self._journal or []
         self._builder, self._journal = None, None
         built = None
@@ -113,8 +117,9 @@ class Compaction:
                 built = edge_graph.read_report(output)
             except (ValueError, KeyError, IndexError):
                 built = None
-        if built is None:
-            self._written += len(journal) or 1  # tried again later
+        if built is None:  # tried again later, not at once: a full disk would fail again
+            self._unbuilt = True
+            self._not_before = time.monotonic() + RETRY_FAILED_S
         return Ended(built, journal, self._copied_points, output, builder.returncode)
 
     def stop(self) -> None:

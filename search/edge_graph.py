@@ -49,6 +49,7 @@ RETIRED_SUFFIX = ".graph-retired"
 OLD_SEGMENTS = "segments.old"
 OLD_CONFIG = "edge_config.json.old"
 BUILT_NOTE = "graph-built.json"
+BUILDER_LOG = "builder.log"
 
 
 def build_folder(path: Path) -> Path:
@@ -69,16 +70,28 @@ def copy_shard(path: Path) -> Path:
     return target
 
 
-def start_builder(copy: Path, dimension: int, *, threads: int = 1) -> subprocess.Popen[str]:
+def start_builder(copy: Path, dimension: int, *, threads: int = 1) -> subprocess.Popen[bytes]:
     """The builder process, at a lower priority than the server; ``threads`` indexing threads
-    (0: as many as cores)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "search.edge_graph", str(copy), str(dimension), str(threads)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=lambda: os.nice(10),
-    )
+    (0: as many as cores). What it prints goes to a file in the copy (``builder_output``), not
+    a pipe nobody reads while it runs."""
+    with open(copy / BUILDER_LOG, "wb") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "search.edge_graph", str(copy), str(dimension), str(threads)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: os.nice(10),
+        )
+
+
+def builder_output(path: Path) -> str:
+    """What the builder of the shard at ``path`` printed (its last 64 KiB)."""
+    try:
+        with open(build_folder(path) / BUILDER_LOG, "rb") as log_file:
+            log_file.seek(0, os.SEEK_END)
+            log_file.seek(max(0, log_file.tell() - 65536))
+            return log_file.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 @dataclass(frozen=True)
