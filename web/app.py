@@ -22,7 +22,7 @@ from web.login import router as login_router
 from web.login_throttle import LoginThrottle
 from web.routers import answers, clusters, documents, jobs, preview, search, status
 from web.routers.documents import MAX_FILES_PER_REQUEST
-from web.same_origin import SameOriginGuard
+from web.same_origin import SameOriginGuard, declare_refusals
 from web.security_headers import SecurityHeaders
 from web.services import Services, open_services
 from web.settings import Settings
@@ -99,4 +99,5 @@ def create_app(settings: Settings, *, embedder: EmbeddingProvider | None = None)
     app.include_router(preview.api, responses=API_ERROR_RESPONSES)
     app.include_router(answers.api, responses=API_ERROR_RESPONSES)
     app.include_router(login_router)
+    declare_refusals(app)
     return app

@@ -19,7 +19,9 @@ security headers wrap it), refuses both, key or no key:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,6 +31,9 @@ from web.guard import SAFE_METHODS, answer_error
 OWN_FETCH_SITES = frozenset({"same-origin", "none"})
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 ANY_HOST = "*"
+
+
+REFUSAL_DESCRIPTION = "a write sent from a page of another site (Sec-Fetch-Site or Origin)"
 
 
 def default_allowed_hosts(bound: str) -> list[str]:
@@ -88,6 +93,29 @@ class SameOriginGuard:
             )
             return
         await self.app(scope, receive, send)
+
+
+def declare_refusals(app: FastAPI) -> None:
+    """Say in the API's documentation that every write may get this guard's 403 (a request
+    whose ``Sec-Fetch-Site`` or ``Origin`` is another site's). Reads are never refused by it,
+    so they do not declare it; the guard is middleware, so no route declares it itself."""
+    make_schema = app.openapi
+    refusal = {
+        "description": REFUSAL_DESCRIPTION,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+
+    def schema_with_refusals() -> dict[str, Any]:
+        schema = make_schema()
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith("/api/"):
+                continue
+            for method, operation in operations.items():
+                if method.upper() not in SAFE_METHODS:
+                    operation.setdefault("responses", {}).setdefault("403", refusal)
+        return schema
+
+    app.openapi = schema_with_refusals  # type: ignore[method-assign]
 
 
 def navigated_from_another_site(headers: Headers) -> bool:
