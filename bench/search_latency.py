@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import logging
 import statistics
 import sys
 import tempfile
@@ -48,6 +47,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from latency_phases import (
+    CompactionLog,
+    bare_before_compaction,
+    hybrid_query_ms,
+    percentile,
+    server_process_figures,
+)
 
 if TYPE_CHECKING:
     from search.store import StoredPoint
@@ -60,8 +66,6 @@ WINDOW_WORDS = 120
 CHUNKS_PER_DOCUMENT = 4
 DIMENSION = 384
 UPSERT_BATCH = 1000
-# What a grouped search of k=10 fetches first (search.query: k * GROUP_OVERFETCH).
-BARE_LIMIT = 80
 
 
 def corpus_texts(name: str) -> list[str]:
@@ -151,129 +155,6 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-class CompactionLog(logging.Handler):
-    """The store's compaction log lines, read as the server writes them."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-        logger = logging.getLogger("search.edge_store")
-        logger.setLevel(logging.INFO)
-        logger.addHandler(self)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-    def done(self) -> bool:
-        return any(line.startswith(("compaction done", "compaction failed")) for line in self.lines)
-
-    def summary(self) -> str:
-        return "; ".join(line for line in self.lines if line.startswith("compaction")) or "none"
-
-
-def bare_before_compaction(data_dir: Path, queries: list[str]) -> list[float]:
-    """The bare hybrid query on the store as filled, in this process, before the app opens it."""
-    from sentence_transformers import SentenceTransformer
-
-    from embeddings.local import bundled_model_path
-    from search.factory import open_store
-    from search.sparse import Bm25Encoder
-
-    model = SentenceTransformer(str(bundled_model_path()), device="cpu")
-    vectors = model.encode(queries, normalize_embeddings=True).tolist()
-    encoder = Bm25Encoder()
-    store = open_store(
-        data_dir=data_dir, qdrant_url=None, qdrant_api_key=None, collection="documents"
-    )
-    try:
-        timings = [
-            hybrid_query_ms(store, encoder, q, d) for q, d in zip(queries, vectors, strict=True)
-        ]
-    finally:
-        store.close()
-    return timings[10:]  # past the first, which read cold pages
-
-
-def hybrid_query_ms(store: Any, encoder: Any, q: str, dense: list[float]) -> float:
-    """The engine's hybrid query of ``q`` (80 passages, chunks only), in milliseconds."""
-    from search.points import CHUNKS_ONLY
-
-    started = time.perf_counter()
-    hits = store.query(
-        mode="hybrid",
-        dense=dense,
-        sparse=encoder.embed_query(q),
-        limit=BARE_LIMIT,
-        where=CHUNKS_ONLY,
-    )
-    elapsed = (time.perf_counter() - started) * 1000
-    assert hits
-    return elapsed
-
-
-def server_process_figures(data_dir: Path, queries: list[str]) -> list[str]:
-    """A real `semsearch serve` on the store: start to first search, latency, resident memory."""
-    import os
-    import subprocess
-
-    import httpx
-
-    from tests.processes import SEMSEARCH, free_port
-
-    port = free_port()
-    env = {**os.environ, "SEMSEARCH_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [str(SEMSEARCH), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/api/search"
-    try:
-        while True:
-            try:
-                if httpx.get(url, params={"q": queries[0]}, timeout=30).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.perf_counter() - started > 600:
-                raise RuntimeError("semsearch serve did not answer a search")
-            time.sleep(0.05)
-        first_s = time.perf_counter() - started
-        timings, took, empty = [], [], 0
-        with httpx.Client(timeout=60) as client:
-            for q in queries[:200]:
-                began = time.perf_counter()
-                response = client.get(url, params={"q": q, "mode": "hybrid", "k": 10})
-                timings.append((time.perf_counter() - began) * 1000)
-                response.raise_for_status()
-                body = response.json()
-                empty += not body["results"]
-                took.append(float(body["took_ms"]))
-        status = Path(f"/proc/{process.pid}/status").read_text()
-        memory = {
-            line.split(":")[0]: int(line.split()[1]) / 1024 / 1024
-            for line in status.splitlines()
-            if line.startswith(("VmRSS", "VmHWM"))
-        }
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-    return [
-        f"semsearch serve: start to first answered search {first_s:.1f} s",
-        f"semsearch serve: API hybrid k=10 p50 {percentile(timings, 50):.1f} ms, "
-        f"p99 {percentile(timings, 99):.1f} ms ({len(timings)} queries; took_ms p50 "
-        f"{percentile(took, 50):.1f}; {empty} with no results)",
-        f"server resident memory: {memory['VmRSS']:.2f} GiB after the searches, "
-        f"peak {memory['VmHWM']:.2f} GiB",
-    ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -315,7 +196,8 @@ def main() -> None:
         model_id = settings.embeddings().model
         fill_s = fill_store(settings.data_dir, args.points, model_id)
         print(f"store: {args.points} chunk points (model {model_id}) written in {fill_s:.0f} s")
-        scan_ms = bare_before_compaction(settings.data_dir, queries[:100])
+        model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+        scan_ms = bare_before_compaction(settings.data_dir, model, queries[:100])
 
         compaction = CompactionLog()
         app_started = time.perf_counter()
@@ -325,7 +207,6 @@ def main() -> None:
             httpx.Client(base_url=url, timeout=60) as client,
         ):
             store = app.state.services.store
-            model = SentenceTransformer(str(bundled_model_path()), device="cpu")
             # The query encoder the app uses (embeddings.onnx_query), a second instance of it
             # on the export the app made at start; torch is timed beside it for comparison.
             query_encoder = OnnxQueryEncoder(
