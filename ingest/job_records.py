@@ -45,6 +45,15 @@ class JobRecord(JobInfo):
     def info(self) -> JobInfo:
         return JobInfo.model_validate(self.model_dump(exclude={"size", "attempts"}))
 
+    def waiting(self, reason: str) -> JobRecord:
+        """Paused with ``reason`` (a setting at fault): tried again later, by itself."""
+        return self.model_copy(update={"status": "paused", "stage": "paused", "error": reason})
+
+    def taken(self) -> JobRecord:
+        """Taken by a worker: once more than before."""
+        update = {"status": "processing", "stage": "processing", "error": None}
+        return self.model_copy(update={**update, "attempts": self.attempts + 1})
+
     def finished(self, outcome: IngestOutcome) -> JobRecord:
         status: JobStatus = "failed" if outcome.status == "failed" else "done"
         return self.model_copy(

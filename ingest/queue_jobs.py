@@ -9,7 +9,6 @@ in-process ``JobManager``, from Redis, so any replica answers for any job.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import time
 import uuid
 
@@ -35,9 +34,10 @@ class QueuedJobs:
         max_queued_files: int,
         max_queued_bytes: int,
     ) -> None:
-        self._records = records
-        self._broker = broker
-        self._spool = spool
+        # A worker in the same process takes its messages from the same queue and records.
+        self.records = records
+        self.broker = broker
+        self.spool = spool
         self._max_files = max(1, max_queued_files)
         self._max_bytes = max(1, max_queued_bytes)
 
@@ -48,11 +48,11 @@ class QueuedJobs:
         when Redis cannot be reached (nothing is kept of the upload then)."""
         self._make_room(len(source.data))
         job_id = uuid.uuid4().hex
-        spooled = self._spool.put(job_id, source)
+        spooled = self.spool.put(job_id, source)
         record = JobRecord(
             id=job_id,
             filename=spooled.name,
-            doc_id=spooled.sha256 or hashlib.sha256(source.data).hexdigest(),
+            doc_id=spooled.sha256,
             size=spooled.size,
             status="queued",
             stage="queued",
@@ -61,11 +61,11 @@ class QueuedJobs:
             created_at=now(),
         )
         try:
-            self._records.create(record)
-            with self._records.reaching():
-                enqueue(self._broker, job_id)
+            self.records.create(record)
+            with self.records.reaching():
+                enqueue(self.broker, job_id)
         except BaseException:
-            self._spool.remove(job_id)
+            self.spool.remove(job_id)
             self._forget(job_id)
             raise
         return record.info()
@@ -73,10 +73,10 @@ class QueuedJobs:
     def _forget(self, job_id: str) -> None:
         # Redis is what failed: the record is not there either, or stays unlisted.
         with contextlib.suppress(QueueUnavailableError):
-            self._records.forget(job_id)
+            self.records.forget(job_id)
 
     def _make_room(self, size: int) -> None:
-        files, held = self._records.unfinished()
+        files, held = self.records.unfinished()
         if files >= self._max_files or held + size > self._max_bytes:
             raise QueueFullError(
                 f"the ingestion queue is full ({files} files, {held // (1024 * 1024)} MB not "
@@ -91,24 +91,24 @@ class QueuedJobs:
         return []
 
     def get(self, job_id: str) -> JobInfo | None:
-        record = self._records.get(job_id)
+        record = self.records.get(job_id)
         return record.info() if record else None
 
     def recent(self) -> list[JobInfo]:
-        return [record.info() for record in self._records.recent(KEEP_FINISHED)]
+        return [record.info() for record in self.records.recent(KEEP_FINISHED)]
 
     def paused(self) -> str | None:
-        return self._records.paused()
+        return self.records.paused()
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until no job of any replica is unfinished (for tests and scripts)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._records.unfinished()[0] == 0:
+            if self.records.unfinished()[0] == 0:
                 return True
             time.sleep(0.1)
         return False
 
     def shutdown(self) -> None:
-        self._broker.close()
-        self._records.close()
+        self.broker.close()
+        self.records.close()

@@ -89,18 +89,9 @@ class IngestWorker:
             return  # finished already (delivered again), or its record expired
         waiting = self._records.paused()
         if waiting is not None:
-            self._records.save(
-                record.model_copy(update={"status": "paused", "stage": "paused", "error": waiting})
-            )
+            self._records.save(record.waiting(waiting))
             raise StillPaused(job_id)
-        record = record.model_copy(
-            update={
-                "status": "processing",
-                "stage": "processing",
-                "error": None,
-                "attempts": record.attempts + 1,
-            }
-        )
+        record = record.taken()
         self._records.save(record)
         if record.attempts > 1:
             discard_unfinished_write(self._store, record.doc_id)
@@ -114,11 +105,7 @@ class IngestWorker:
         try:
             (outcome,) = self._pipeline.ingest_many([file], progress=progress)
         except IngestStoppedError as stop:
-            self._records.save(
-                progress.record.model_copy(
-                    update={"status": "paused", "stage": "paused", "error": stop.message}
-                )
-            )
+            self._records.save(progress.record.waiting(stop.message))
             self._records.pause(stop.message)
             log.warning("%s; %s waits and is tried again later", stop.message, record.filename)
             raise

@@ -47,14 +47,15 @@ class Ended:
 
 
 class Compaction:
-    def __init__(self, path: Path, *, unbuilt: bool, covered: int = 0) -> None:
-        """``unbuilt``: the shard holds writes no graph covers (it is compacted at start);
-        ``covered``: the points the last build covered."""
+    def __init__(self, path: Path, *, points: int) -> None:
+        """``points``: the shard's as it opened. Another count than the last build covered
+        (``edge_graph.points_built``) means an earlier process wrote what no graph covers: it
+        is compacted at start."""
         self._path = path
-        self._covered = covered
+        self._covered = edge_graph.points_built(path) or 0
         self._written = 0  # points upserted since the last compaction started
         self._last_write = 0.0
-        self._unbuilt = unbuilt  # the shard opened with writes no graph covers
+        self._unbuilt = points != self._covered  # the shard opened with writes no graph covers
         self._not_before = 0.0  # after a failed build, the next waits
         self._copied_points = 0
         self._builder: subprocess.Popen[bytes] | None = None

@@ -63,15 +63,12 @@ class EdgeStore(PlannedStore):
         self._deferring = threading.local()  # per thread: depth of deferred_flush blocks
         self._closed = False
         self._shard: qe.EdgeShard | None = None
-        unbuilt, covered = False, 0
+        points = 0
         if holds_shard(path):
             edge_graph.recover(path)
             self._shard = self._open(lambda: qe.EdgeShard.load(str(path)))
-            # Written since the last build (by an earlier process): compacted once at start.
             points = self._shard.count(qe.CountRequest(exact=True))
-            covered = edge_graph.points_built(path) or 0
-            unbuilt = points != covered
-        self._compaction = Compaction(path, unbuilt=unbuilt, covered=covered)
+        self._compaction = Compaction(path, points=points)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -92,7 +89,8 @@ class EdgeStore(PlannedStore):
         """Build the int8 copies and the HNSW graph of what was written since the last
         compaction, in a builder process over a copy of the shard, and take them in
         (``search.edge_graph``). Blocks the calling thread only: searches and writes go on
-        meanwhile, save for the copy (writes wait) and the hand-over (about 0.1-0.3 s).
+        meanwhile, save for the copy (writes wait) and the hand-over, when the whole process
+        waits on Edge's load (0.7 s at 100,000 points, 6-9 s at 1,000,000; docs/benchmarks.md).
         ``threads``: the builder's indexing threads (0: every core; the server keeps one).
         True when something was rewritten. Shards made before compaction existed lack the
         mark in their collection point and are left alone."""
@@ -125,19 +123,19 @@ class EdgeStore(PlannedStore):
     def finish_compaction(self) -> bool | None:
         """Take in a finished build: None while it runs (or when none was started), True when
         segments were taken in, False when there was nothing to take or it failed (logged)."""
+        held = None
         with self._writing, self._lock:
             ended = self._compaction.ended()
-            if ended is None or self._closed:
-                return None if ended is None else False
-            if ended.built is None:
-                log.error("compaction failed (exit %s): %s", ended.returncode, ended.output[-2000:])
-                edge_graph.remove_retired(self._path)
-                return False
-            if not ended.built.rewritten:
-                edge_graph.remove_retired(self._path)
-                return False
-            held = self._take_in(ended.journal, ended.copied_points)
+            if ended is None:
+                return None
+            if not self._closed and ended.built is not None and ended.built.rewritten:
+                held = self._take_in(ended.journal, ended.copied_points)
         edge_graph.remove_retired(self._path)
+        if ended.built is None:
+            log.error("compaction failed (exit %s): %s", ended.returncode, ended.output[-2000:])
+            return False
+        if held is None:  # nothing was rewritten, or the store closed meanwhile
+            return False
         log.info(
             "compaction done: graph built in %.1f s, taken in with %d writes made meanwhile in "
             "%.2f s (closing %.2f, loading %.2f, replaying and flushing %.2f)",

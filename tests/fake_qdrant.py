@@ -151,8 +151,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _update(operation_id: int = 0) -> models.UpdateResult:
-    return models.UpdateResult(operation_id=operation_id, status=models.UpdateStatus.COMPLETED)
+def _selected(request: Any, *, payload: bool) -> dict[str, Any]:
+    """``with_payload`` and ``with_vectors`` as Qdrant defaults them when a request leaves them
+    out (payloads by default for retrieve and scroll, not for queries; never vectors)."""
+    return {
+        "with_payload": payload if request.with_payload is None else request.with_payload,
+        "with_vectors": False if request.with_vector is None else request.with_vector,
+    }
 
 
 @route("GET", "/collections/([^/]+)/exists")
@@ -212,8 +217,7 @@ def _retrieve(fake: FakeQdrant, name: str, query: dict[str, str], body: Any) -> 
     return fake.engine.retrieve(
         fake.collection(name),
         ids=request.ids,
-        with_payload=request.with_payload if request.with_payload is not None else True,
-        with_vectors=request.with_vector if request.with_vector is not None else False,
+        **_selected(request, payload=True),
     )
 
 
@@ -225,8 +229,7 @@ def _scroll(fake: FakeQdrant, name: str, query: dict[str, str], body: Any) -> An
         scroll_filter=request.filter,
         limit=request.limit or 10,
         offset=request.offset,
-        with_payload=request.with_payload if request.with_payload is not None else True,
-        with_vectors=request.with_vector if request.with_vector is not None else False,
+        **_selected(request, payload=True),
     )
     return models.ScrollResult(points=points, next_page_offset=offset)
 
@@ -247,6 +250,5 @@ def _query(fake: FakeQdrant, name: str, query: dict[str, str], body: Any) -> Any
         query_filter=request.filter,
         limit=request.limit or 10,
         offset=request.offset,
-        with_payload=request.with_payload if request.with_payload is not None else False,
-        with_vectors=request.with_vector if request.with_vector is not None else False,
+        **_selected(request, payload=False),
     )

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from ingest.errors import QueueFullError
+from ingest.job_broker import open_broker
 from ingest.job_records import JobRecords
 from ingest.models import SourceFile
 from ingest.queue_jobs import QueuedJobs
@@ -17,7 +18,6 @@ from ingest.spool import UploadSpool
 from tests.apphelpers import assert_error_shape
 from tests.redis_server import RedisServer
 from web.app import create_app
-from web.services import open_queue_broker
 from web.settings import Settings
 
 
@@ -49,16 +49,11 @@ def test_an_unreachable_redis_refuses_the_upload_and_keeps_nothing(
 
 def test_the_bounds_count_every_replicas_unfinished_jobs(tmp_path: Path) -> None:
     with RedisServer(tmp_path / "redis") as redis_server:
-        settings = Settings(
-            SEMSEARCH_DATA_DIR=tmp_path,
-            QDRANT_URL=":memory:",
-            SEMSEARCH_REDIS_URL=redis_server.url,
-        )
         spool = UploadSpool(tmp_path / "incoming")
         replicas = [
             QueuedJobs(
                 JobRecords(redis_server.url, "documents"),
-                open_queue_broker(settings),
+                open_broker(redis_server.url, "documents", heartbeat_timeout_s=60),
                 spool,
                 max_queued_files=2,
                 max_queued_bytes=1024 * 1024,

@@ -18,11 +18,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from inference.errors import SemsearchError
-from ingest.job_records import JobRecords
+from ingest.queue_jobs import QueuedJobs
 from ingest.queue_worker import IngestWorker
-from ingest.spool import UploadSpool
-from web.services import open_queue_broker, open_services
+from web.cli_services import opened_services
 from web.settings import Settings
 
 err = Console(stderr=True)
@@ -35,8 +33,7 @@ def worker(
 ) -> None:
     """Ingest uploads queued by the server replicas (needs SEMSEARCH_REDIS_URL and QDRANT_URL)."""
     settings = Settings()
-    redis_url = settings.redis_url.get_secret_value()
-    if not redis_url:
+    if not settings.redis_url.get_secret_value():
         err.print(
             "[red]error:[/red] SEMSEARCH_REDIS_URL is not set: a worker takes uploads from the "
             "queue that `semsearch serve` replicas fill when it is (with QDRANT_URL); without "
@@ -53,21 +50,11 @@ def worker(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    try:
-        with open_services(settings) as services:
-            records = JobRecords(redis_url, settings.collection)
-            broker = open_queue_broker(settings)
-            try:
-                IngestWorker(
-                    services.pipeline,
-                    services.store,
-                    records,
-                    UploadSpool(settings.spool_dir),
-                    broker,
-                ).run(stop, threads=threads)
-            finally:
-                broker.close()
-                records.close()
-    except SemsearchError as error:
-        err.print(f"[red]error:[/red] {error.message}", highlight=False)
-        raise typer.Exit(2) from None
+    with opened_services(settings) as services:
+        # With SEMSEARCH_REDIS_URL the services' job queue is the shared one: the worker takes
+        # its messages from that broker and keeps that spool's jobs in the same records.
+        queue = services.jobs
+        assert isinstance(queue, QueuedJobs)
+        IngestWorker(
+            services.pipeline, services.store, queue.records, queue.spool, queue.broker
+        ).run(stop, threads=threads)

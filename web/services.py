@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from embeddings.base import EmbeddingProvider
 from embeddings.cache import VectorCache, with_cache
@@ -45,9 +44,6 @@ from search.results import DocumentInfo
 from search.sparse import Bm25Encoder
 from search.store import VectorStore
 from web.settings import Settings
-
-if TYPE_CHECKING:
-    from dramatiq.brokers.redis import RedisBroker
 
 log = logging.getLogger("semsearch")
 
@@ -256,26 +252,19 @@ def open_job_queue(settings: Settings, pipeline: IngestPipeline) -> JobQueue:
             max_queued_bytes=settings.max_queued_bytes,
         )
     # Imported here: the queue's libraries are needed only with Redis.
+    from ingest.job_broker import open_broker
     from ingest.job_records import JobRecords
     from ingest.queue_jobs import QueuedJobs
 
     log.info("ingestion: by semsearch worker processes, queue %s", redact_url(redis_url))
     return QueuedJobs(
         JobRecords(redis_url, settings.collection),
-        open_queue_broker(settings),
+        open_broker(
+            redis_url, settings.collection, heartbeat_timeout_s=settings.worker_heartbeat_s
+        ),
         spool,
         max_queued_files=settings.max_queued_files,
         max_queued_bytes=settings.max_queued_bytes,
-    )
-
-
-def open_queue_broker(settings: Settings) -> RedisBroker:
-    from ingest.job_broker import open_broker
-
-    return open_broker(
-        settings.redis_url.get_secret_value(),
-        settings.collection,
-        heartbeat_timeout_s=settings.worker_heartbeat_s,
     )
 
 
