@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -103,12 +104,18 @@ class Built:
     rewritten: bool
     load_s: float
     optimize_s: float
+    peak_gib: float  # the builder's peak resident memory (its own ru_maxrss)
 
 
 def read_report(output: str) -> Built:
     last = output.strip().splitlines()[-1]
     report = json.loads(last)
-    return Built(bool(report["rewritten"]), float(report["load_s"]), float(report["optimize_s"]))
+    return Built(
+        bool(report["rewritten"]),
+        float(report["load_s"]),
+        float(report["optimize_s"]),
+        float(report["peak_gib"]),
+    )
 
 
 def adopt(path: Path, copy: Path) -> None:
@@ -197,7 +204,8 @@ def build(copy: Path, dimension: int, threads: int = 1) -> Built:
     optimized = time.perf_counter()
     shard.flush()
     shard.close()
-    return Built(rewritten, loaded - started, optimized - loaded)
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    return Built(rewritten, loaded - started, optimized - loaded, peak_gib)
 
 
 def main() -> None:
@@ -205,7 +213,12 @@ def main() -> None:
     built = build(copy, dimension, threads)
     print(
         json.dumps(
-            {"rewritten": built.rewritten, "load_s": built.load_s, "optimize_s": built.optimize_s}
+            {
+                "rewritten": built.rewritten,
+                "load_s": built.load_s,
+                "optimize_s": built.optimize_s,
+                "peak_gib": built.peak_gib,
+            }
         ),
         flush=True,
     )

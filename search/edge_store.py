@@ -137,9 +137,11 @@ class EdgeStore(PlannedStore):
         if held is None:  # nothing was rewritten, or the store closed meanwhile
             return False
         log.info(
-            "compaction done: graph built in %.1f s, taken in with %d writes made meanwhile in "
-            "%.2f s (closing %.2f, loading %.2f, replaying and flushing %.2f)",
+            "compaction done: graph built in %.1f s (builder peak %.2f GiB resident), taken in "
+            "with %d writes made meanwhile in %.2f s (closing %.2f, loading %.2f, replaying and "
+            "flushing %.2f)",
             ended.built.optimize_s,
+            ended.built.peak_gib,
             len(ended.journal),
             sum(held),
             *held,
