@@ -21,8 +21,12 @@ Variants (``--variants``, comma-separated):
   before float16 and compaction).
 
 Random vectors are a hard case for HNSW (no clusters), so its recall here is a floor for real
-embeddings; ``--embedded`` writes the bundled model's vectors of reuters-r52 windows instead
-(at most as many points as windows) and asks the model's vectors of their first 8 words.
+embeddings; ``--embedded`` writes the bundled model's vectors of windows of the three corpora
+instead (at most as many points as windows: 48,569) and asks the model's vectors of their
+first 8 words; ``--model-like`` runs each variant on those and then, in the same run, on as
+many ``bench/model_like_vectors.py`` draws fitted on ``--fit`` of them (same queries), which says
+whether the model-like vectors that `search_latency.py --dense model-like` uses at 1,000,000
+points flatter the graph's recall or not.
 ``--sparse`` also writes each point's BM25 vector, of a 120-word window of the
 labelled corpora (``../shared/eval/corpora``), as the pipeline does.
 
@@ -41,12 +45,14 @@ from pathlib import Path
 
 import numpy as np
 import qdrant_edge as qe
+from model_like_vectors import ModelLikeVectors, spread_sample
 from search_latency import (
     CHUNKS_PER_DOCUMENT,
     QUERY_CORPUS,
     WINDOW_WORDS,
     corpus_texts,
     synthetic_chunk,
+    text_windows,
 )
 
 from search.edge_shard import ensure_indexes
@@ -158,11 +164,12 @@ def query_times(
 
 
 def embedded(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
-    """The bundled model's vectors of the windows, and of the first 8 words of some of them."""
+    """The bundled model's vectors of the windows (of all three corpora, 48,569 at most), and
+    of the first 8 words of some of them."""
     from embeddings.factory import build_provider
     from embeddings.settings import EmbeddingSettings
 
-    windows = corpus_windows(args.points)
+    windows = text_windows(args.points)
     provider = build_provider(EmbeddingSettings())
     started = time.perf_counter()
     vectors = np.asarray(provider.embed_documents(windows), dtype=np.float32)
@@ -187,43 +194,58 @@ def main() -> None:
     )
     parser.add_argument("--embedded", action="store_true", help="the bundled model's vectors")
     parser.add_argument(
+        "--model-like", action="store_true", help="the model's vectors, then model-like draws"
+    )
+    parser.add_argument("--fit", type=int, default=2000, help="embeddings the model-like fit uses")
+    parser.add_argument(
         "--full-scan-kb", type=int, default=10_000, help="full_scan_threshold of the graph"
     )
     args = parser.parse_args()
     rng = np.random.default_rng(1)
     queries = rng.standard_normal((args.queries, DIMENSION)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    vectors = None
-    if args.embedded:
+    sets: list[tuple[str, np.ndarray | None]] = [("random", None)]
+    if args.embedded or args.model_like:
         vectors, queries = embedded(args)
         args.points = len(vectors)
+        sets = [("model", vectors)]
+        if args.model_like:
+            model_like = ModelLikeVectors(np.asarray(spread_sample(list(vectors), args.fit)))
+            print(model_like.describe())
+            sets.append(("model-like", model_like.draw(np.random.default_rng(2), len(vectors))))
     sparse = ", with BM25 vectors" if args.sparse else ""
-    kind = "model" if args.embedded else "random"
-    print(f"{args.points:,} {kind} points{sparse}, {len(queries)} queries, limit {LIMIT}")
-    for variant in args.variants.split(","):
-        with tempfile.TemporaryDirectory(prefix="semsearch-hnsw-") as folder:
-            shard = create(Path(folder) / "shard", variant, args.full_scan_kb)
-            started = time.perf_counter()
-            fill(shard, args.points, args.sparse, vectors)
-            filled = time.perf_counter() - started
-            started = time.perf_counter()
-            shard.optimize()
-            built = time.perf_counter() - started
-            graph_ms, graph_ids = query_times(
-                shard, queries, exact=False, ef=args.ef, rescore=args.rescore
-            )
-            exact_ms, exact_ids = query_times(shard, queries, exact=True)
-            recall = statistics.mean(
-                len(set(g) & set(e)) / RECALL_AT for g, e in zip(graph_ids, exact_ids, strict=True)
-            )
-            shard.close()
-        graph_p50, exact_p50 = statistics.median(graph_ms), statistics.median(exact_ms)
-        print(
-            f"{variant:18s} fill {filled:6.1f} s  optimize {built:7.1f} s  "
-            f"query p50 {graph_p50:6.2f} ms (exact {exact_p50:6.2f})  "
-            f"recall@{RECALL_AT} {recall:.3f}",
-            flush=True,
+    for kind, points in sets:
+        print(f"{args.points:,} {kind} points{sparse}, {len(queries)} queries, limit {LIMIT}")
+        for variant in args.variants.split(","):
+            run_variant(args, variant, points, queries)
+
+
+def run_variant(
+    args: argparse.Namespace, variant: str, vectors: np.ndarray | None, queries: np.ndarray
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="semsearch-hnsw-") as folder:
+        shard = create(Path(folder) / "shard", variant, args.full_scan_kb)
+        started = time.perf_counter()
+        fill(shard, args.points, args.sparse, vectors)
+        filled = time.perf_counter() - started
+        started = time.perf_counter()
+        shard.optimize()
+        built = time.perf_counter() - started
+        graph_ms, graph_ids = query_times(
+            shard, queries, exact=False, ef=args.ef, rescore=args.rescore
         )
+        exact_ms, exact_ids = query_times(shard, queries, exact=True)
+        recall = statistics.mean(
+            len(set(g) & set(e)) / RECALL_AT for g, e in zip(graph_ids, exact_ids, strict=True)
+        )
+        shard.close()
+    graph_p50, exact_p50 = statistics.median(graph_ms), statistics.median(exact_ms)
+    print(
+        f"{variant:18s} fill {filled:6.1f} s  optimize {built:7.1f} s  "
+        f"query p50 {graph_p50:6.2f} ms (exact {exact_p50:6.2f})  "
+        f"recall@{RECALL_AT} {recall:.3f}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -31,9 +31,17 @@ started by one small file before the clock starts.
   pipeline as the services wire it.
 - `--file-by-file` times `IngestPipeline.ingest` once per file (the path before batching).
 
+- `--prefilled DIR`: one more pipeline arm, the same ingestion into the store of the data
+  folder DIR (one `search_latency.py --keep` filled: 1,000,000 chunk points and their graph),
+  which says whether a large store slows ingestion. Each round then appends "round N" to every
+  file of both pipeline arms, so that the prefilled store takes new documents every round, and
+  that arm's vector cache is emptied before it runs. The store is opened as the services open
+  it, without the server's compaction (which waits for writes to pause).
+
 It never fails on time: it prints figures.
 
     .venv/bin/python bench/ingest_throughput.py [--docs 300] [--rounds 3] [--read-ahead 0,1]
+        [--prefilled DIR]
 """
 
 from __future__ import annotations
@@ -96,6 +104,9 @@ def main() -> None:
     parser.add_argument(
         "--file-by-file", action="store_true", help="time IngestPipeline.ingest once per file"
     )
+    parser.add_argument(
+        "--prefilled", type=Path, default=None, help="a filled data folder: one more arm into it"
+    )
     args = parser.parse_args()
     readers = args.reader.split(",")
     if not readers or not set(readers) <= {"isolated", "in-process"}:
@@ -148,19 +159,33 @@ def main() -> None:
         read = services.reader.load if reader == "isolated" else load_document
         return pipeline_over(services, read=read, read_ahead=read_ahead or 0, tokenizer=tokenizer)
 
-    def time_pipeline(reader: str, read_ahead: int | None) -> tuple[float, int]:
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            open_services(Settings(SEMSEARCH_DATA_DIR=tmp), embedder=embedder) as services,
-        ):
-            pipeline = pipeline_of(services, reader, read_ahead)
-            pipeline.ingest("warmup.txt", WARM_UP)
-            started = time.perf_counter()
-            if args.file_by_file:
-                outcomes = [pipeline.ingest(f.name, f.data) for f in files]
-            else:
-                outcomes = list(pipeline.ingest_many(files))
-            seconds = time.perf_counter() - started
+    rounds_begun = [0]
+
+    def round_files() -> list[SourceFile]:
+        """The files; with --prefilled, each marked with the round, so that none is known."""
+        if args.prefilled is None:
+            return files
+        marker = f"\n\nround {rounds_begun[0]}".encode()
+        return [SourceFile(f.name, f.data + marker) for f in files]
+
+    def time_pipeline(
+        reader: str, read_ahead: int | None, into: Path | None = None
+    ) -> tuple[float, int]:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(SEMSEARCH_DATA_DIR=into or tmp)
+            cache = settings.embeddings_cache_path
+            for stale in (cache, *cache.parent.glob(cache.name + "-*")):
+                stale.unlink(missing_ok=True)
+            with open_services(settings, embedder=embedder) as services:
+                pipeline = pipeline_of(services, reader, read_ahead)
+                pipeline.ingest("warmup.txt", WARM_UP)
+                ingested = round_files()
+                started = time.perf_counter()
+                if args.file_by_file:
+                    outcomes = [pipeline.ingest(f.name, f.data) for f in ingested]
+                else:
+                    outcomes = list(pipeline.ingest_many(ingested))
+                seconds = time.perf_counter() - started
         failed = [o for o in outcomes if o.status == "failed"]
         assert not failed, failed[:3]
         # The corpus repeats a few texts: a repeat is "unchanged" and embeds nothing.
@@ -188,11 +213,16 @@ def main() -> None:
         for value in values:
             label = "as wired" if value is None else f"read-ahead {value}"
             timers[f"pipeline ({reader}, {path}, {label})"] = partial(time_pipeline, reader, value)
+            if args.prefilled is not None:
+                timers[f"pipeline ({reader}, {path}, {label}) into {args.prefilled}"] = partial(
+                    time_pipeline, reader, value, args.prefilled
+                )
     timers[CALLS] = time_calls
     timers["bare model"] = time_bare
     arms = {name: Arm(name) for name in timers}
     loads: list[float] = []
     for round_number in range(args.rounds):
+        rounds_begun[0] = round_number + 1
         order = list(timers) if round_number % 2 == 0 else list(reversed(timers))
         for name in order:
             seconds, chunks = timers[name]()

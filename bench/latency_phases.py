@@ -74,6 +74,53 @@ def hybrid_query_ms(store: Any, encoder: Any, q: str, dense: list[float]) -> flo
     return elapsed
 
 
+def dense_recall(data_dir: Path, model: Any, queries: list[str], k: int = 10) -> list[str]:
+    """Recall@k of the dense branch as the store queries it (the graph's beam, int8 candidates
+    rescored, chunks only) against the exact scan of the stored vectors (``exact``: Qdrant then
+    ignores the int8 copies too), over the model's vectors of ``queries``; on the shard opened
+    directly, once the app has closed it."""
+    import qdrant_edge as qe
+
+    from search.edge_types import DENSE_PARAMS, EDGE
+    from search.points import CHUNKS_ONLY
+    from search.query_plan import Filter
+    from search.store import DENSE_VECTOR
+
+    vectors = model.encode(queries, normalize_embeddings=True).tolist()
+    chunks_only = EDGE.translate(Filter.of(CHUNKS_ONLY))
+    exact = qe.SearchParams(exact=True)
+    shard = qe.EdgeShard.load(str(data_dir / "qdrant" / "documents"))
+    try:
+
+        def top(vector: list[float], params: Any) -> tuple[set[Any], float]:
+            request = qe.QueryRequest(
+                limit=k,
+                query=qe.Query.Nearest(vector, using=DENSE_VECTOR),
+                filter=chunks_only,
+                params=params,
+                with_payload=False,
+            )
+            started = time.perf_counter()
+            hits = shard.query(request)
+            return {hit.id for hit in hits}, (time.perf_counter() - started) * 1000
+
+        found, graph_ms, exact_ms = [], [], []
+        for vector in vectors:
+            approximate, approximate_ms = top(vector, DENSE_PARAMS)
+            truth, truth_ms = top(vector, exact)
+            found.append(len(approximate & truth) / max(1, len(truth)))
+            graph_ms.append(approximate_ms)
+            exact_ms.append(truth_ms)
+    finally:
+        shard.close()
+    worst = sorted(found)[: max(1, len(found) // 100)]
+    return [
+        f"dense branch recall@{k} against the exact scan: {float(np.mean(found)):.4f} over "
+        f"{len(found)} queries (lowest 1%: {float(np.mean(worst)):.2f}); p50 "
+        f"{percentile(graph_ms, 50):.2f} ms with the graph, {percentile(exact_ms, 50):.1f} ms exact"
+    ]
+
+
 def server_process_figures(data_dir: Path, queries: list[str]) -> list[str]:
     """A real `semsearch serve` on the store: start to first search, latency, resident memory."""
     import os

@@ -40,8 +40,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,10 +50,12 @@ import numpy as np
 from latency_phases import (
     CompactionLog,
     bare_before_compaction,
+    dense_recall,
     hybrid_query_ms,
     percentile,
     server_process_figures,
 )
+from model_like_vectors import ModelLikeVectors, spread_sample
 
 if TYPE_CHECKING:
     from search.store import StoredPoint
@@ -91,8 +93,20 @@ def text_windows(limit: int) -> list[str]:
     return windows
 
 
-def fill_store(data_dir: Path, points: int, model_id: str) -> float:
-    """Write the synthetic chunk points and the collection point; returns seconds taken."""
+def random_dense(rng: np.random.Generator, count: int) -> np.ndarray:
+    dense = rng.standard_normal((count, DIMENSION)).astype(np.float32)
+    dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+    return dense
+
+
+def fill_store(
+    data_dir: Path,
+    points: int,
+    model_id: str,
+    draw: Callable[[np.random.Generator, int], np.ndarray] = random_dense,
+) -> float:
+    """Write the synthetic chunk points and the collection point; returns seconds taken.
+    ``draw``: the dense vectors (random normalised, or ``ModelLikeVectors.draw``)."""
     from search.factory import open_store
     from search.sparse import Bm25Encoder
     from search.store import CollectionInfo
@@ -109,11 +123,10 @@ def fill_store(data_dir: Path, points: int, model_id: str) -> float:
     try:
         store.ensure_collection(CollectionInfo(model=model_id, dimension=DIMENSION))
         deferred = getattr(store, "deferred_flush", None)
-        with deferred() if deferred else _nothing():
+        with deferred() if deferred else nullcontext():
             for start in range(0, points, UPSERT_BATCH):
                 count = min(UPSERT_BATCH, points - start)
-                dense = rng.standard_normal((count, DIMENSION)).astype(np.float32)
-                dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+                dense = draw(rng, count)
                 batch = [
                     synthetic_chunk(
                         start + offset,
@@ -150,11 +163,6 @@ def synthetic_chunk(n: int, text: str, dense: list[float], sparse: Any, stamp: s
     )
 
 
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -170,6 +178,17 @@ def main() -> None:
     )
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="where the store's temporary folder goes"
+    )
+    parser.add_argument(
+        "--dense",
+        choices=("random", "model-like"),
+        default="random",
+        help="the points' dense vectors: random normalised, or drawn like the model's "
+        "(bench/model_like_vectors.py); with model-like, recall@10 of the dense branch too",
+    )
+    parser.add_argument("--fit", type=int, default=2000, help="embeddings the model-like fit uses")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the filled store's folder (for ingest_throughput)"
     )
     args = parser.parse_args()
 
@@ -187,16 +206,30 @@ def main() -> None:
 
     queries = [" ".join(t.split()[: args.query_words]) for t in corpus_texts(QUERY_CORPUS)]
     queries = queries[: args.queries]
+    model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+    draw = random_dense
+    if args.dense == "model-like":
+        sample = spread_sample(text_windows(10**9), args.fit)
+        model_like = ModelLikeVectors(model.encode(sample, normalize_embeddings=True))
+        print(model_like.describe(), flush=True)
+        draw = model_like.draw
     with (
-        tempfile.TemporaryDirectory(dir=args.data_dir) as tmp,
+        (
+            nullcontext(tempfile.mkdtemp(dir=args.data_dir))
+            if args.keep
+            else tempfile.TemporaryDirectory(dir=args.data_dir)
+        ) as tmp,
         FakeRerankServer() as reranker,
     ):
         endpoint = f"{reranker.url}/rerank" if args.rerank else ""
         settings = Settings(SEMSEARCH_DATA_DIR=tmp, RERANK_ENDPOINT=endpoint)
         model_id = settings.embeddings().model
-        fill_s = fill_store(settings.data_dir, args.points, model_id)
-        print(f"store: {args.points} chunk points (model {model_id}) written in {fill_s:.0f} s")
-        model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+        fill_s = fill_store(settings.data_dir, args.points, model_id, draw)
+        print(
+            f"store: {args.points} chunk points ({args.dense} dense vectors, model {model_id}) "
+            f"written in {fill_s:.0f} s" + (f", kept in {tmp}" if args.keep else ""),
+            flush=True,
+        )
         scan_ms = bare_before_compaction(settings.data_dir, model, queries[:100])
 
         compaction = CompactionLog()
@@ -281,6 +314,9 @@ def main() -> None:
                     rerank_extra_ms.append(r - a)
                     beyond_call_ms.append(r - a - call)
         # On the same store, once the app has closed it (one process per folder).
+        recall_lines: list[str] = []
+        if args.dense == "model-like":  # random vectors' recall means nothing (hnsw_build.py)
+            recall_lines = dense_recall(settings.data_dir, model, queries)
         server_lines: list[str] = []
         if args.server_process:
             server_lines = server_process_figures(settings.data_dir, queries)
@@ -326,7 +362,7 @@ def main() -> None:
                 f"{name:48} p50 {percentile(values, 50):7.1f}  p99 {percentile(values, 99):7.1f}"
                 f"  ({len(values)} queries)"
             )
-    for line in server_lines:
+    for line in recall_lines + server_lines:
         print(line)
 
 

@@ -42,7 +42,7 @@ EDGE: Dialect[qe.ConditionType, qe.Filter, qe.NamedVector] = Dialect(
 # 256 with rescoring; the int8 scan (no graph yet) 0.975, and 0.998 rescored
 # (docs/benchmarks.md, "HNSW build in Qdrant Edge").
 DENSE_EF = 256
-_DENSE_PARAMS = qe.SearchParams(
+DENSE_PARAMS = qe.SearchParams(
     hnsw_ef=DENSE_EF,
     quantization=qe.QuantizationSearchParams(rescore=True, oversampling=2.0),
 )
@@ -57,7 +57,7 @@ def edge_request(plan: QueryPlan) -> qe.QueryRequest:
         offset=plan.offset,
         query=_nearest(leg),
         filter=EDGE.translate_optional(plan.filter),
-        params=_DENSE_PARAMS if leg.using == DENSE_VECTOR else None,
+        params=DENSE_PARAMS if leg.using == DENSE_VECTOR else None,
         with_payload=False,
     )
 
