@@ -10,6 +10,7 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
+from search.points import KIND
 from search.query_plan import payload_indexes
 from search.store import DENSE_VECTOR, SPARSE_VECTOR, CollectionInfo
 
@@ -28,10 +29,14 @@ def holds_shard(path: Path) -> bool:
 # threshold sends a filter that keeps fewer points than that to a scan of its payload index.
 # Shards are created without a graph (m = 0): a shard's own optimizer must never run in the
 # server, and the graph comes with the first compaction.
+# ef_construct 200, not Qdrant's 100: on the bundled model's vectors of 48,569 corpus windows
+# the dense branch found 0.979 of the exact top 10 with a graph of 100 and 0.991 with 200 (at
+# the queries' beam of 256; m = 32 gave 0.981 and 0.992), for 1.8 times the build
+# (docs/benchmarks.md, "Recall of the dense branch").
 COMPACTION = "int8, no graph"
 _INT8 = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
 _NO_GRAPH = qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000_000)
-GRAPH = qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10, max_indexing_threads=1)
+GRAPH = qe.HnswIndexConfig(m=16, ef_construct=200, full_scan_threshold=10, max_indexing_threads=1)
 _COMPACT_ALL = qe.EdgeOptimizersConfig(indexing_threshold=1)
 
 
@@ -60,14 +65,37 @@ def create_shard(path: Path, dimension: int) -> qe.EdgeShard:
     return shard
 
 
+# Payload indexes stay in their memory-mapped files (``on_disk``) instead of being copied onto
+# the heap each time a shard opens, save ``kind``, which every search filters on (chunks only).
+# Edge's load of a built shard spent most of its time making those copies (doc_id, filename,
+# mime and ingested_at above all), and that load holds the GIL: the whole server waits through
+# it at every graph hand-over. At 100,000 points, side by side: a load of 0.43-0.50 s with
+# heap indexes, 0.21-0.26 s with these; with ``kind`` mapped too, the first dense query after a
+# load took 49-61 ms instead of 3-7 (docs/benchmarks.md, "The search graph in the store").
+# Shards made by an earlier version keep their heap indexes: the builder cannot re-create them
+# on its copy (its operations number below the shard's, and Edge skips them), and the server
+# must not rebuild them in its own process.
+_ON_HEAP = frozenset({KIND})
+_IndexSchema = qe.PayloadSchemaType | qe.KeywordIndexParams | qe.DatetimeIndexParams
+
+
+def _wanted_indexes() -> list[tuple[str, _IndexSchema]]:
+    keyword: _IndexSchema = qe.KeywordIndexParams(on_disk=True)
+    datetime: _IndexSchema = qe.DatetimeIndexParams(on_disk=True)
+    mapped = payload_indexes(keyword, datetime)
+    return [
+        (field, qe.PayloadSchemaType.Keyword if field in _ON_HEAP else params)
+        for field, params in mapped
+    ]
+
+
 def ensure_indexes(shard: qe.EdgeShard) -> None:
     """Create the payload indexes the shard lacks: all of them on a new shard, and on a shard
     made by an older version the fields added since (``tags``, ``filename``, ``mime``...)."""
     existing = set(shard.info().payload_schema)
-    wanted = payload_indexes(qe.PayloadSchemaType.Keyword, qe.PayloadSchemaType.Datetime)
-    missing = [(field, schema) for field, schema in wanted if field not in existing]
-    for field, schema in missing:
-        shard.update(qe.UpdateOperation.create_field_index(field, schema))
+    missing = [(field, params) for field, params in _wanted_indexes() if field not in existing]
+    for field, params in missing:
+        shard.update(qe.UpdateOperation.create_field_index(field, params))
     if missing:
         shard.flush()
 

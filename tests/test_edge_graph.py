@@ -10,6 +10,8 @@ import time
 import uuid
 from pathlib import Path
 
+import qdrant_edge as qe
+
 from search import edge_graph
 from search.edge_store import EdgeStore
 from search.store import StoredPoint
@@ -119,3 +121,38 @@ def test_a_hand_over_cut_short_is_undone_when_the_store_opens(tmp_path: Path) ->
         assert again.count() == total
     finally:
         again.close()
+
+
+def mapped_indexes(folder: Path) -> dict[str, bool]:
+    """Each payload index of the shard at ``folder``: True when it stays in its mapped files."""
+    shard = qe.EdgeShard.load(str(folder))
+    try:
+        schema = shard.info().payload_schema
+        return {
+            field: bool(getattr(info.params, "on_disk", False)) for field, info in schema.items()
+        }
+    finally:
+        shard.close()
+
+
+def test_payload_indexes_stay_mapped_but_kind_through_a_build(tmp_path: Path) -> None:
+    """Edge's load copies heap indexes into memory, holding the GIL, at every hand-over; only
+    ``kind``, which every search filters on, stays on the heap, before and after a build."""
+    folder = tmp_path / "shard"
+    store = EdgeStore(folder)
+    try:
+        store.ensure_collection(INFO)
+        store.upsert([*corpus_points(), *filler(2000, seed=1), *filler(40, seed=5, doc="doc-b")])
+    finally:
+        store.close()
+    created = mapped_indexes(folder)
+    assert set(created) >= {"doc_id", "filename", "kind", "tags", "ingested_at"}
+    assert created == {field: field != "kind" for field in created}
+    store = EdgeStore(folder)
+    try:
+        assert store.compact() is True
+        assert store.count({"doc_id": "doc-b"}) == 40
+    finally:
+        store.close()
+    assert "hnsw" in index_types(folder)
+    assert mapped_indexes(folder) == created
