@@ -18,7 +18,10 @@ Variants (``--variants``, comma-separated):
   points (its filtered-search sub-graphs);
 - ``graph-no-payload``: the same with ``payload_m = 0``: the main graph only;
 - ``graph-plain``: ``graph`` on float32 vectors without int8 quantization (the shards made
-  before float16 and compaction).
+  before float16 and compaction);
+- ``graph:M/EF``: ``graph`` with m = M and ef_construct = EF (the store's is ``graph:16/200``).
+
+``--ef`` takes several beams, comma-separated: each is timed and its recall reported.
 
 Random vectors are a hard case for HNSW (no clusters), so its recall here is a floor for real
 embeddings; ``--embedded`` writes the bundled model's vectors of windows of the three corpora
@@ -69,6 +72,9 @@ INT8 = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, alway
 
 
 def hnsw(variant: str, full_scan_kb: int) -> qe.HnswIndexConfig:
+    if variant.startswith("graph:"):  # graph:M/EF_CONSTRUCT
+        m, ef_construct = (int(n) for n in variant.removeprefix("graph:").split("/"))
+        return qe.HnswIndexConfig(m=m, ef_construct=ef_construct, full_scan_threshold=full_scan_kb)
     if variant == "scan":
         return qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000_000)
     if variant in ("graph", "graph-plain"):
@@ -165,7 +171,13 @@ def query_times(
 
 def embedded(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     """The bundled model's vectors of the windows (of all three corpora, 48,569 at most), and
-    of the first 8 words of some of them."""
+    of the first 8 words of some of them; from ``--vectors-cache`` when it holds them (the
+    embedding of 48,569 windows takes about 10 minutes on 2 cores), written there otherwise."""
+    cache = args.vectors_cache
+    if cache is not None and cache.is_file():
+        saved = np.load(cache)
+        print(f"vectors and queries read from {cache}")
+        return saved["vectors"][: args.points], saved["queries"][: args.queries]
     from embeddings.factory import build_provider
     from embeddings.settings import EmbeddingSettings
 
@@ -177,6 +189,8 @@ def embedded(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     asked = [" ".join(w.split()[:8]) for w in windows[::step][: args.queries]]
     queries = np.asarray([provider.embed_query(q) for q in asked], dtype=np.float32)
     print(f"embedded {len(windows):,} windows in {time.perf_counter() - started:.0f} s")
+    if cache is not None:
+        np.savez(cache, vectors=vectors, queries=queries)
     return vectors, queries
 
 
@@ -188,7 +202,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--variants", default="scan,graph-no-payload,graph")
     parser.add_argument("--sparse", action="store_true", help="write BM25 vectors too")
-    parser.add_argument("--ef", type=int, default=None, help="hnsw_ef of the queries")
+    parser.add_argument("--ef", default="", help="hnsw_ef of the queries, comma-separated")
+    parser.add_argument(
+        "--vectors-cache", type=Path, default=None, help="an .npz of the embedded vectors"
+    )
     parser.add_argument(
         "--rescore", action="store_true", help="int8 candidates rescored, 2x oversampling"
     )
@@ -231,21 +248,23 @@ def run_variant(
         started = time.perf_counter()
         shard.optimize()
         built = time.perf_counter() - started
-        graph_ms, graph_ids = query_times(
-            shard, queries, exact=False, ef=args.ef, rescore=args.rescore
-        )
         exact_ms, exact_ids = query_times(shard, queries, exact=True)
-        recall = statistics.mean(
-            len(set(g) & set(e)) / RECALL_AT for g, e in zip(graph_ids, exact_ids, strict=True)
-        )
+        beams: list[int | None] = [int(e) for e in args.ef.split(",") if e]
+        for ef in beams or [None]:
+            graph_ms, graph_ids = query_times(
+                shard, queries, exact=False, ef=ef, rescore=args.rescore
+            )
+            recall = statistics.mean(
+                len(set(g) & set(e)) / RECALL_AT for g, e in zip(graph_ids, exact_ids, strict=True)
+            )
+            graph_p50, exact_p50 = statistics.median(graph_ms), statistics.median(exact_ms)
+            print(
+                f"{variant:18s} fill {filled:6.1f} s  optimize {built:7.1f} s  "
+                f"ef {ef or 'default'}: query p50 {graph_p50:6.2f} ms (exact {exact_p50:6.2f})  "
+                f"recall@{RECALL_AT} {recall:.3f}",
+                flush=True,
+            )
         shard.close()
-    graph_p50, exact_p50 = statistics.median(graph_ms), statistics.median(exact_ms)
-    print(
-        f"{variant:18s} fill {filled:6.1f} s  optimize {built:7.1f} s  "
-        f"query p50 {graph_p50:6.2f} ms (exact {exact_p50:6.2f})  "
-        f"recall@{RECALL_AT} {recall:.3f}",
-        flush=True,
-    )
 
 
 if __name__ == "__main__":
