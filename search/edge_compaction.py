@@ -18,8 +18,8 @@ from search import edge_graph
 
 # A compaction starts once this many points were written since the last one, or a twentieth of
 # the points it covered if more, and writes have paused for COMPACT_AFTER_IDLE_S (and once at
-# start): fewer are scanned exactly, quickly. A build over 1,000,000 points took 16.5 minutes
-# on one thread and its hand-over held the store 9.2 s (docs/benchmarks.md), so a large store
+# start): fewer are scanned exactly, quickly. A build over 1,000,000 points took 18.7 minutes
+# on one thread and its hand-over held the store 3.1 s (docs/benchmarks.md), so a large store
 # is not rebuilt for every few uploads.
 COMPACT_AFTER_POINTS = 1_000
 COMPACT_SHARE = 20

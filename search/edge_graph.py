@@ -24,8 +24,9 @@ a shard folder opens in one process only. So ``EdgeStore`` builds it here, in st
 
 Measured on 18,000-28,000 points (docs/scaling.md): the hand-over held the store 120-290 ms
 for a journal of 900-9,000 writes, with counts, deletes, payload and vector changes exact; at
-1,000,000 points it held the whole process 6-9 s, nearly all of it Edge's load, which keeps
-the GIL (docs/benchmarks.md, "The search graph in the store").
+1,000,000 points it held the whole process 3.1 s (6-9 s with heap payload indexes), nearly
+all of it Edge's load, which keeps the GIL (docs/benchmarks.md, "The search graph in the
+store").
 """
 
 from __future__ import annotations

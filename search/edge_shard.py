@@ -30,9 +30,9 @@ def holds_shard(path: Path) -> bool:
 # Shards are created without a graph (m = 0): a shard's own optimizer must never run in the
 # server, and the graph comes with the first compaction.
 # ef_construct 200, not Qdrant's 100: on the bundled model's vectors of 48,569 corpus windows
-# the dense branch found 0.979 of the exact top 10 with a graph of 100 and 0.991 with 200 (at
-# the queries' beam of 256; m = 32 gave 0.981 and 0.992), for 1.8 times the build
-# (docs/benchmarks.md, "Recall of the dense branch").
+# the dense branch found 0.983 of the exact top 10 with a graph of 100 and 0.990 with 200 (at
+# the queries' beam of 256; m = 32 gave 0.991), for 1.2 times the build there and 1.3-1.6 times
+# at 1,000,000 points (docs/benchmarks.md, "Recall of the dense branch").
 COMPACTION = "int8, no graph"
 _INT8 = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
 _NO_GRAPH = qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000_000)
@@ -69,12 +69,12 @@ def create_shard(path: Path, dimension: int) -> qe.EdgeShard:
 # the heap each time a shard opens, save ``kind``, which every search filters on (chunks only).
 # Edge's load of a built shard spent most of its time making those copies (doc_id, filename,
 # mime and ingested_at above all), and that load holds the GIL: the whole server waits through
-# it at every graph hand-over. At 100,000 points, side by side: a load of 0.43-0.50 s with
-# heap indexes, 0.21-0.26 s with these; with ``kind`` mapped too, the first dense query after a
+# it at every graph hand-over: at 1,000,000 points the hand-over held the server 3.1 s with
+# these, 6.2-9.2 s with heap indexes. With ``kind`` mapped too, the first dense query after a
 # load took 49-61 ms instead of 3-7 (docs/benchmarks.md, "The search graph in the store").
-# Shards made by an earlier version keep their heap indexes: the builder cannot re-create them
-# on its copy (its operations number below the shard's, and Edge skips them), and the server
-# must not rebuild them in its own process.
+# Shards made by an earlier version keep their heap indexes: re-creating them on the builder's
+# copy did not take (presumably because the copy's operations number below the shard's), and
+# the server must not rebuild them in its own process.
 _ON_HEAP = frozenset({KIND})
 _IndexSchema = qe.PayloadSchemaType | qe.KeywordIndexParams | qe.DatetimeIndexParams
 

@@ -90,7 +90,7 @@ class EdgeStore(PlannedStore):
         compaction, in a builder process over a copy of the shard, and take them in
         (``search.edge_graph``). Blocks the calling thread only: searches and writes go on
         meanwhile, save for the copy (writes wait) and the hand-over, when the whole process
-        waits on Edge's load (0.7 s at 100,000 points, 6-9 s at 1,000,000; docs/benchmarks.md).
+        waits on Edge's load (0.7 s at 100,000 points, 3.1 s at 1,000,000; docs/benchmarks.md).
         ``threads``: the builder's indexing threads (0: every core; the server keeps one).
         True when something was rewritten. Shards made before compaction existed lack the
         mark in their collection point and are left alone."""

@@ -39,8 +39,11 @@ EDGE: Dialect[qe.ConditionType, qe.Filter, qe.NamedVector] = Dialect(
 # A dense query walks the HNSW graph with this beam and rescores the int8 candidates (twice
 # as many as asked for) on the float16 vectors. On the bundled model's vectors of 9,747 chunks
 # the graph found 0.949 of the exact top 10 at Edge's default beam, 0.970 at 256, and 0.985 at
-# 256 with rescoring; the int8 scan (no graph yet) 0.975, and 0.998 rescored
-# (docs/benchmarks.md, "HNSW build in Qdrant Edge").
+# 256 with rescoring; the int8 scan (no graph yet) 0.975, and 0.998 rescored. On 48,569, with
+# the store's graph (ef_construct 200), 0.990 at 256 and 0.993 at 512, a gain inside the noise
+# of 300 queries; on model-like vectors the wider beam gains far more (0.903 → 0.963), and at
+# 1,000,000 of those the graph found 0.597 at 256 (docs/benchmarks.md, "Recall of the dense
+# branch").
 DENSE_EF = 256
 DENSE_PARAMS = qe.SearchParams(
     hnsw_ef=DENSE_EF,
