@@ -45,15 +45,18 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import qdrant_edge as qe
+from latency_phases import dense_answers, recall_at
 from model_like_vectors import ModelLikeVectors, spread_sample
 from search_latency import (
     CHUNKS_PER_DOCUMENT,
     QUERY_CORPUS,
     WINDOW_WORDS,
     corpus_texts,
+    random_dense,
     synthetic_chunk,
     text_windows,
 )
@@ -129,10 +132,7 @@ def fill(shard: qe.EdgeShard, points: int, with_sparse: bool, vectors: np.ndarra
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     for start in range(0, points, BATCH):
         count = min(BATCH, points - start)
-        dense = rng.standard_normal((count, DIMENSION)).astype(np.float32)
-        dense /= np.linalg.norm(dense, axis=1, keepdims=True)
-        if vectors is not None:
-            dense = vectors[start : start + count]
+        dense = random_dense(rng, count) if vectors is None else vectors[start : start + count]
         batch = []
         for offset in range(count):
             n = start + offset
@@ -151,22 +151,10 @@ def query_times(
     exact: bool,
     ef: int | None = None,
     rescore: bool = False,
-) -> tuple[list[float], list[list[str]]]:
-    times, answers = [], []
+) -> tuple[list[float], list[list[Any]]]:
     quantization = qe.QuantizationSearchParams(rescore=True, oversampling=2.0) if rescore else None
     params = qe.SearchParams(exact=exact, hnsw_ef=ef, quantization=quantization)
-    for vector in queries:
-        request = qe.QueryRequest(
-            limit=LIMIT,
-            query=qe.Query.Nearest(vector.tolist(), using=DENSE_VECTOR),
-            with_payload=False,
-            params=params,
-        )
-        started = time.perf_counter()
-        hits = shard.query(request)
-        times.append((time.perf_counter() - started) * 1000)
-        answers.append([str(hit.id) for hit in hits[:RECALL_AT]])
-    return times, answers
+    return dense_answers(shard, queries, params, limit=LIMIT)
 
 
 def embedded(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
@@ -218,9 +206,7 @@ def main() -> None:
         "--full-scan-kb", type=int, default=10_000, help="full_scan_threshold of the graph"
     )
     args = parser.parse_args()
-    rng = np.random.default_rng(1)
-    queries = rng.standard_normal((args.queries, DIMENSION)).astype(np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    queries = random_dense(np.random.default_rng(1), args.queries)
     sets: list[tuple[str, np.ndarray | None]] = [("random", None)]
     if args.embedded or args.model_like:
         vectors, queries = embedded(args)
@@ -254,9 +240,7 @@ def run_variant(
             graph_ms, graph_ids = query_times(
                 shard, queries, exact=False, ef=ef, rescore=args.rescore
             )
-            recall = statistics.mean(
-                len(set(g) & set(e)) / RECALL_AT for g, e in zip(graph_ids, exact_ids, strict=True)
-            )
+            recall = statistics.mean(recall_at(RECALL_AT, graph_ids, exact_ids))
             graph_p50, exact_p50 = statistics.median(graph_ms), statistics.median(exact_ms)
             print(
                 f"{variant:18s} fill {filled:6.1f} s  optimize {built:7.1f} s  "

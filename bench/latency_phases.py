@@ -74,6 +74,39 @@ def hybrid_query_ms(store: Any, encoder: Any, q: str, dense: list[float]) -> flo
     return elapsed
 
 
+def dense_answers(
+    shard: Any, vectors: Any, params: Any, *, limit: int, where: Any = None
+) -> tuple[list[float], list[list[Any]]]:
+    """Each dense query of ``vectors`` on an Edge shard with these ``SearchParams``: its time
+    (ms) and the ids it found, best first."""
+    import qdrant_edge as qe
+
+    from search.store import DENSE_VECTOR
+
+    times, answers = [], []
+    for vector in vectors:
+        request = qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(list(map(float, vector)), using=DENSE_VECTOR),
+            filter=where,
+            params=params,
+            with_payload=False,
+        )
+        started = time.perf_counter()
+        hits = shard.query(request)
+        times.append((time.perf_counter() - started) * 1000)
+        answers.append([hit.id for hit in hits])
+    return times, answers
+
+
+def recall_at(k: int, answers: list[list[Any]], truth: list[list[Any]]) -> list[float]:
+    """Per query, the share of the exact top ``k`` that the answer's top ``k`` found."""
+    return [
+        len(set(found[:k]) & set(exact[:k])) / max(1, len(exact[:k]))
+        for found, exact in zip(answers, truth, strict=True)
+    ]
+
+
 def dense_recall(data_dir: Path, model: Any, queries: list[str], k: int = 10) -> list[str]:
     """Recall@k of the dense branch as the store queries it (the graph's beam, int8 candidates
     rescored, chunks only) against the exact scan of the stored vectors (``exact``: Qdrant then
@@ -82,37 +115,20 @@ def dense_recall(data_dir: Path, model: Any, queries: list[str], k: int = 10) ->
     import qdrant_edge as qe
 
     from search.edge_types import DENSE_PARAMS, EDGE
+    from search.factory import edge_shard_folder
     from search.points import CHUNKS_ONLY
     from search.query_plan import Filter
-    from search.store import DENSE_VECTOR
 
-    vectors = model.encode(queries, normalize_embeddings=True).tolist()
+    vectors = model.encode(queries, normalize_embeddings=True)
     chunks_only = EDGE.translate(Filter.of(CHUNKS_ONLY))
-    exact = qe.SearchParams(exact=True)
-    shard = qe.EdgeShard.load(str(data_dir / "qdrant" / "documents"))
+    shard = qe.EdgeShard.load(str(edge_shard_folder(data_dir, "documents")))
     try:
-
-        def top(vector: list[float], params: Any) -> tuple[set[Any], float]:
-            request = qe.QueryRequest(
-                limit=k,
-                query=qe.Query.Nearest(vector, using=DENSE_VECTOR),
-                filter=chunks_only,
-                params=params,
-                with_payload=False,
-            )
-            started = time.perf_counter()
-            hits = shard.query(request)
-            return {hit.id for hit in hits}, (time.perf_counter() - started) * 1000
-
-        found, graph_ms, exact_ms = [], [], []
-        for vector in vectors:
-            approximate, approximate_ms = top(vector, DENSE_PARAMS)
-            truth, truth_ms = top(vector, exact)
-            found.append(len(approximate & truth) / max(1, len(truth)))
-            graph_ms.append(approximate_ms)
-            exact_ms.append(truth_ms)
+        graph_ms, answers = dense_answers(shard, vectors, DENSE_PARAMS, limit=k, where=chunks_only)
+        exact = qe.SearchParams(exact=True)
+        exact_ms, truth = dense_answers(shard, vectors, exact, limit=k, where=chunks_only)
     finally:
         shard.close()
+    found = recall_at(k, answers, truth)
     worst = sorted(found)[: max(1, len(found) // 100)]
     return [
         f"dense branch recall@{k} against the exact scan: {float(np.mean(found)):.4f} over "

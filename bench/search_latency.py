@@ -79,9 +79,9 @@ def corpus_texts(name: str) -> list[str]:
     return [text.strip() for _, text in lines if text.strip()]
 
 
-def text_windows(limit: int) -> list[str]:
-    """Up to ``limit`` windows of WINDOW_WORDS words, in corpus order (48,569 in all: with
-    more points than that, points reuse them in turn)."""
+def text_windows(limit: int | None = None) -> list[str]:
+    """Up to ``limit`` (default: all) windows of WINDOW_WORDS words, in corpus order (48,569 in
+    all: with more points than that, points reuse them in turn)."""
     windows: list[str] = []
     for name in TEXT_CORPORA:
         for text in corpus_texts(name):
@@ -209,7 +209,7 @@ def main() -> None:
     model = SentenceTransformer(str(bundled_model_path()), device="cpu")
     draw = random_dense
     if args.dense == "model-like":
-        sample = spread_sample(text_windows(10**9), args.fit)
+        sample = spread_sample(text_windows(), args.fit)
         model_like = ModelLikeVectors(model.encode(sample, normalize_embeddings=True))
         print(model_like.describe(), flush=True)
         draw = model_like.draw

@@ -17,6 +17,7 @@ import pytest
 from ingest.models import SourceFile
 from ingest.recovery import INTERRUPTED
 from search.edge_store import EdgeStore
+from search.factory import edge_shard_folder
 from search.points import chunk_point_id, document_point_id
 from search.request import SearchRequest
 from search.store import StoredPoint
@@ -43,7 +44,7 @@ def report(topic: str) -> bytes:
 
 def store_state(data_dir: Path) -> tuple[dict[str, dict[str, object]], dict[str, int]]:
     """Document points by doc id, and chunk counts by doc id, read from the folder itself."""
-    store = EdgeStore(data_dir / "qdrant" / "documents")
+    store = EdgeStore(edge_shard_folder(data_dir, "documents"))
     try:
         documents = {
             str(r.payload["doc_id"]): r.payload for r in store.scroll({"kind": "document"})
