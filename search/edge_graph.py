@@ -56,6 +56,41 @@ BUILT_NOTE = "graph-built.json"
 BUILDER_LOG = "builder.log"
 
 
+def read_into_page_cache(folder: Path) -> tuple[int, float]:
+    """Read the built segments' files once, so that the hand-over's load finds them in the page
+    cache; the bytes read and the seconds spent. Edge drops a shard's files from the page cache
+    when it closes one (the builder's, here), and its load then reads them from disk holding
+    the GIL: at 100,000 points it took 0.9-1.3 s that way and 0.11-0.12 s after this read, which
+    runs in the caller's thread without the store's locks (file reads release the GIL), so that
+    searches go on meanwhile. The quantized vectors come first (Edge copies them whole onto the
+    heap: 80% of that load), and reading stops at half the memory available."""
+    started = time.perf_counter()
+    budget = _available_bytes() // 2
+    files = sorted(
+        (f for f in (folder / "segments").rglob("*") if f.is_file()),
+        key=lambda f: (not f.name.startswith("quantized"), f.as_posix()),
+    )
+    read = 0
+    buffer = bytearray(4 << 20)
+    for file in files:
+        if read >= budget:
+            break
+        try:
+            with open(file, "rb", buffering=0) as handle:
+                while read < budget and (n := handle.readinto(buffer)):
+                    read += n
+        except OSError:  # a file gone or unreadable: the load will say so, not this
+            continue
+    return read, time.perf_counter() - started
+
+
+def _available_bytes() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 1 << 30
+
+
 def build_folder(path: Path) -> Path:
     """Where the copy is built: beside the shard, on the same filesystem, so renames are atomic."""
     return path.with_name(path.name + BUILD_SUFFIX)

@@ -156,3 +156,13 @@ def test_payload_indexes_stay_mapped_but_kind_through_a_build(tmp_path: Path) ->
         store.close()
     assert "hnsw" in index_types(folder)
     assert mapped_indexes(folder) == created
+
+
+def test_the_built_segments_are_read_whole_before_the_hand_over(tmp_path: Path) -> None:
+    segments = tmp_path / "segments" / "one"
+    segments.mkdir(parents=True)
+    (segments / "quantized.data").write_bytes(b"q" * 5_000_000)
+    (segments / "payload.dat").write_bytes(b"p" * 1234)
+    read, seconds = edge_graph.read_into_page_cache(tmp_path)
+    assert read == 5_001_234
+    assert seconds >= 0
