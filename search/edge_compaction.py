@@ -99,9 +99,9 @@ class Compaction:
         self._builder = edge_graph.start_builder(copy, dimension, threads=threads)
         return self._builder.pid
 
-    def exited(self) -> bool:
-        """A build was started and its builder has exited (``ended`` has not been called)."""
-        return self._builder is not None and self._builder.poll() is not None
+    def built(self) -> bool:
+        """The builder of the build in progress has exited well (``ended`` is still to come)."""
+        return self._builder is not None and self._builder.poll() == 0
 
     def wait(self) -> None:
         if self._builder is not None:

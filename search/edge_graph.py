@@ -12,11 +12,13 @@ a shard folder opens in one process only. So ``EdgeStore`` builds it here, in st
    loads the copy with ``edge_shard.GRAPH``, optimizes it (int8 copies and the graph, on one
    thread) and closes it. It never writes a point, so the copy's point versions stay below the
    live shard's.
-3. ``adopt``: with reads and writes held, the live shard is closed, its ``segments/`` renamed
-   to ``segments.old`` and the copy's renamed in, the copy's configuration put in place, the
-   shard loaded again (its own WAL kept: its operation numbers go on), the journal replayed and
-   flushed, and ``segments.old`` moved out of the shard before any other write (deleted
-   later). Points written during the build are then in a plain
+3. ``read_into_page_cache``: with nothing held, the built files are read once, because Edge
+   drops a closed shard's files from the page cache and its load would read them from disk
+   holding the GIL. ``adopt``: with reads and writes held, the live shard is closed, its
+   ``segments/`` renamed to ``segments.old`` and the copy's renamed in, the copy's
+   configuration put in place, the shard loaded again (its own WAL kept: its operation numbers
+   go on), the journal replayed and flushed, and ``segments.old`` moved out of the shard before
+   any other write (deleted later). Points written during the build are then in a plain
    segment, searched exactly until the next build. Replacing the WAL instead (as Edge's
    ``update_from_snapshot`` does) lost every write made during the build.
 4. ``recover``, when a store opens: a ``segments.old`` left by a crash between the renames is

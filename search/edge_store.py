@@ -124,8 +124,9 @@ class EdgeStore(PlannedStore):
     def finish_compaction(self) -> bool | None:
         """Take in a finished build: None while it runs (or when none was started), True when
         segments were taken in, False when there was nothing to take or it failed (logged)."""
-        if self._compaction.exited():  # before the locks: searches and writes go on
-            edge_graph.read_into_page_cache(edge_graph.build_folder(self._path))
+        warmed = (0, 0.0)
+        if self._compaction.built():  # before the locks: searches and writes go on
+            warmed = edge_graph.read_into_page_cache(edge_graph.build_folder(self._path))
         held = None
         with self._writing, self._lock:
             ended = self._compaction.ended()
@@ -140,11 +141,13 @@ class EdgeStore(PlannedStore):
         if held is None:  # nothing was rewritten, or the store closed meanwhile
             return False
         log.info(
-            "compaction done: graph built in %.1f s (builder peak %.2f GiB resident), taken in "
-            "with %d writes made meanwhile in %.2f s (closing %.2f, loading %.2f, replaying and "
-            "flushing %.2f)",
+            "compaction done: graph built in %.1f s (builder peak %.2f GiB resident), %.0f MiB "
+            "of it read into the page cache in %.2f s, taken in with %d writes made meanwhile in "
+            "%.2f s (closing %.2f, loading %.2f, replaying and flushing %.2f)",
             ended.built.optimize_s,
             ended.built.peak_gib,
+            warmed[0] / 2**20,
+            warmed[1],
             len(ended.journal),
             sum(held),
             *held,

@@ -163,6 +163,5 @@ def test_the_built_segments_are_read_whole_before_the_hand_over(tmp_path: Path) 
     segments.mkdir(parents=True)
     (segments / "quantized.data").write_bytes(b"q" * 5_000_000)
     (segments / "payload.dat").write_bytes(b"p" * 1234)
-    read, seconds = edge_graph.read_into_page_cache(tmp_path)
+    read, _ = edge_graph.read_into_page_cache(tmp_path)
     assert read == 5_001_234
-    assert seconds >= 0
