@@ -111,10 +111,11 @@ def dense_recall(data_dir: Path, model: Any, queries: list[str], k: int = 10) ->
     """Recall@k of the dense branch as the store queries it (the graph's beam, int8 candidates
     rescored, chunks only) against the exact scan of the stored vectors (``exact``: Qdrant then
     ignores the int8 copies too), over the model's vectors of ``queries``; on the shard opened
-    directly, once the app has closed it."""
+    directly, once the app has closed it. Then the same at two and four times the beam, so that
+    one run shows what a wider beam would buy and cost."""
     import qdrant_edge as qe
 
-    from search.edge_types import DENSE_PARAMS, EDGE
+    from search.edge_types import DENSE_EF, DENSE_PARAMS, EDGE
     from search.factory import edge_shard_folder
     from search.points import CHUNKS_ONLY
     from search.query_plan import Filter
@@ -122,19 +123,25 @@ def dense_recall(data_dir: Path, model: Any, queries: list[str], k: int = 10) ->
     vectors = model.encode(queries, normalize_embeddings=True)
     chunks_only = EDGE.translate(Filter.of(CHUNKS_ONLY))
     shard = qe.EdgeShard.load(str(edge_shard_folder(data_dir, "documents")))
+    lines = []
     try:
-        graph_ms, answers = dense_answers(shard, vectors, DENSE_PARAMS, limit=k, where=chunks_only)
         exact = qe.SearchParams(exact=True)
         exact_ms, truth = dense_answers(shard, vectors, exact, limit=k, where=chunks_only)
+        for beam in (DENSE_EF, 2 * DENSE_EF, 4 * DENSE_EF):
+            params = qe.SearchParams(hnsw_ef=beam, quantization=DENSE_PARAMS.quantization)
+            graph_ms, answers = dense_answers(shard, vectors, params, limit=k, where=chunks_only)
+            found = recall_at(k, answers, truth)
+            worst = sorted(found)[: max(1, len(found) // 100)]
+            asked = "as the store asks" if beam == DENSE_EF else "not what the store asks"
+            lines.append(
+                f"dense branch recall@{k} against the exact scan, beam {beam} ({asked}): "
+                f"{float(np.mean(found)):.4f} over {len(found)} queries (lowest 1%: "
+                f"{float(np.mean(worst)):.2f}); p50 {percentile(graph_ms, 50):.2f} ms with the "
+                f"graph, {percentile(exact_ms, 50):.1f} ms exact"
+            )
     finally:
         shard.close()
-    found = recall_at(k, answers, truth)
-    worst = sorted(found)[: max(1, len(found) // 100)]
-    return [
-        f"dense branch recall@{k} against the exact scan: {float(np.mean(found)):.4f} over "
-        f"{len(found)} queries (lowest 1%: {float(np.mean(worst)):.2f}); p50 "
-        f"{percentile(graph_ms, 50):.2f} ms with the graph, {percentile(exact_ms, 50):.1f} ms exact"
-    ]
+    return lines
 
 
 def server_process_figures(data_dir: Path, queries: list[str]) -> list[str]:
