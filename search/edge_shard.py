@@ -31,12 +31,16 @@ def holds_shard(path: Path) -> bool:
 # server, and the graph comes with the first compaction.
 # ef_construct 200, not Qdrant's 100: on the bundled model's vectors of 48,569 corpus windows
 # the dense branch found 0.983 of the exact top 10 with a graph of 100 and 0.990 with 200 (at
-# the queries' beam of 256; m = 32 gave 0.991), for 1.2 times the build there and 1.3-1.6 times
-# at 1,000,000 points (docs/benchmarks.md, "Recall of the dense branch").
+# a beam of 256), for 1.2 times the build there and 1.3-1.6 times at 1,000,000 points. m 32,
+# not 16: on 1,000,000 model-like vectors (harder than the model's) the graph of 16 found 0.597
+# of the exact top 10 at a beam of 256 and the graph of 32 0.752, at 2.95 ms a dense query;
+# with it the in-process API's hybrid p50 was 17.0 ms, `semsearch serve` held 2.99 GiB, and the
+# build on one thread took 1,288 s (docs/benchmarks.md, "Recall of the dense branch", "The
+# search graph in the store").
 COMPACTION = "int8, no graph"
 _INT8 = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, always_ram=True)
 _NO_GRAPH = qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000_000)
-GRAPH = qe.HnswIndexConfig(m=16, ef_construct=200, full_scan_threshold=10, max_indexing_threads=1)
+GRAPH = qe.HnswIndexConfig(m=32, ef_construct=200, full_scan_threshold=10, max_indexing_threads=1)
 _COMPACT_ALL = qe.EdgeOptimizersConfig(indexing_threshold=1)
 
 

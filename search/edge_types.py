@@ -40,11 +40,13 @@ EDGE: Dialect[qe.ConditionType, qe.Filter, qe.NamedVector] = Dialect(
 # as many as asked for) on the float16 vectors. On the bundled model's vectors of 9,747 chunks
 # the graph found 0.949 of the exact top 10 at Edge's default beam, 0.970 at 256, and 0.985 at
 # 256 with rescoring; the int8 scan (no graph yet) 0.975, and 0.998 rescored. On 48,569, with
-# the store's graph (ef_construct 200), 0.990 at 256 and 0.993 at 512, a gain inside the noise
-# of 300 queries; on model-like vectors the wider beam gains far more (0.903 → 0.963), and at
-# 1,000,000 of those the graph found 0.597 at 256 (docs/benchmarks.md, "Recall of the dense
-# branch").
-DENSE_EF = 256
+# a graph of ef_construct 200, 0.990 at 256 and 0.993 at 512, a gain inside the noise of 300
+# queries; but recall falls with the collection's size, and on 1,000,000 model-like vectors
+# (harder than the model's) the store's graph found 0.752 at 256, 0.855 at 512 and 0.928 at
+# 1,024, its dense query taking 2.95, 4.20 and 7.01 ms at p50. 512 buys that margin for about
+# 1.3 ms a query; 1,024 would cost 4 ms of a 30 ms target (docs/benchmarks.md, "Recall of the
+# dense branch").
+DENSE_EF = 512
 DENSE_PARAMS = qe.SearchParams(
     hnsw_ef=DENSE_EF,
     quantization=qe.QuantizationSearchParams(rescore=True, oversampling=2.0),
