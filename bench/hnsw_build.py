@@ -62,7 +62,7 @@ from search_latency import (
 )
 
 from search.edge_shard import ensure_indexes
-from search.edge_types import to_edge_point
+from search.edge_types import DENSE_PARAMS, to_edge_point
 from search.store import DENSE_VECTOR, SPARSE_VECTOR
 
 DIMENSION = 384
@@ -152,7 +152,7 @@ def query_times(
     ef: int | None = None,
     rescore: bool = False,
 ) -> tuple[list[float], list[list[Any]]]:
-    quantization = qe.QuantizationSearchParams(rescore=True, oversampling=2.0) if rescore else None
+    quantization = DENSE_PARAMS.quantization if rescore else None  # as the store rescores
     params = qe.SearchParams(exact=exact, hnsw_ef=ef, quantization=quantization)
     return dense_answers(shard, queries, params, limit=LIMIT)
 

@@ -90,8 +90,9 @@ class EdgeStore(PlannedStore):
         compaction, in a builder process over a copy of the shard, and take them in
         (``search.edge_graph``). Blocks the calling thread only: searches and writes go on
         meanwhile, save for the copy (writes wait) and the hand-over, when the whole process
-        waits on Edge's load (0.15 s at 100,000 points once the built files are read into the
-        page cache first, 0.9 s before; 3.1 s at 1,000,000 before that; docs/benchmarks.md).
+        waits on Edge's close and load (0.26 s at 100,000 points and 1.71 s at 1,000,000 once
+        the built files are read into the page cache first; 1.01 s and 3.14 s before;
+        docs/benchmarks.md).
         ``threads``: the builder's indexing threads (0: every core; the server keeps one).
         True when something was rewritten. Shards made before compaction existed lack the
         mark in their collection point and are left alone."""
@@ -124,9 +125,11 @@ class EdgeStore(PlannedStore):
     def finish_compaction(self) -> bool | None:
         """Take in a finished build: None while it runs (or when none was started), True when
         segments were taken in, False when there was nothing to take or it failed (logged)."""
-        warmed = (0, 0.0)
+        warmed_bytes, warmed_s = 0, 0.0
         if self._compaction.built():  # before the locks: searches and writes go on
-            warmed = edge_graph.read_into_page_cache(edge_graph.build_folder(self._path))
+            warmed_bytes, warmed_s = edge_graph.read_into_page_cache(
+                edge_graph.build_folder(self._path)
+            )
         held = None
         with self._writing, self._lock:
             ended = self._compaction.ended()
@@ -146,8 +149,8 @@ class EdgeStore(PlannedStore):
             "%.2f s (closing %.2f, loading %.2f, replaying and flushing %.2f)",
             ended.built.optimize_s,
             ended.built.peak_gib,
-            warmed[0] / 2**20,
-            warmed[1],
+            warmed_bytes / 2**20,
+            warmed_s,
             len(ended.journal),
             sum(held),
             *held,
